@@ -1,0 +1,140 @@
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Region(models.Model):
+    """A Danish region (DAGI); the service region bounds where incidents may be created."""
+
+    code = models.CharField(_("region code"), max_length=4, primary_key=True)
+    name = models.CharField(_("name"), max_length=100)
+    area = models.MultiPolygonField(_("area"), srid=4326)
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Municipality(models.Model):
+    code = models.CharField(_("municipality code"), max_length=4, primary_key=True)
+    name = models.CharField(_("name"), max_length=100)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="municipalities", null=True, blank=True
+    )
+    area = models.MultiPolygonField(_("area"), srid=4326)
+
+    class Meta:
+        verbose_name = _("municipality")
+        verbose_name_plural = _("municipalities")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Postcode(models.Model):
+    number = models.CharField(_("postcode"), max_length=4, primary_key=True)
+    name = models.CharField(_("name"), max_length=100)
+    area = models.MultiPolygonField(_("area"), srid=4326)
+
+    class Meta:
+        verbose_name = _("postcode")
+        verbose_name_plural = _("postcodes")
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class Place(models.Model):
+    """A named town, village or hamlet from the gazetteer, for offline place search."""
+
+    name = models.CharField(_("name"), max_length=150, db_index=True)
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.SET_NULL, null=True, blank=True, related_name="places"
+    )
+    point = models.PointField(_("point"), geography=True, srid=4326)
+
+    class Meta:
+        verbose_name = _("place")
+        verbose_name_plural = _("places")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "point"], name="place_unique_name_point"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Incident(models.Model):
+    """A suspected out-of-hospital cardiac arrest; the row is also the dispatch outbox."""
+
+    class State(models.TextChoices):
+        PENDING_DISPATCH = "pending_dispatch", _("Pending dispatch")
+        DISPATCHING = "dispatching", _("Dispatching")
+        ACTIVE = "active", _("Active")
+        CANCELLED = "cancelled", _("Cancelled")
+        CLOSED = "closed", _("Closed")
+
+    OPEN_STATES = (State.PENDING_DISPATCH, State.DISPATCHING, State.ACTIVE)
+
+    location = models.PointField(_("location"), geography=True, srid=4326)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        verbose_name=_("municipality"),
+    )
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.PENDING_DISPATCH
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="incidents_created",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    state__in=["pending_dispatch", "dispatching", "active", "cancelled", "closed"]
+                ),
+                name="incident_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    closed_at__isnull=True, state__in=["pending_dispatch", "dispatching", "active"]
+                )
+                | models.Q(closed_at__isnull=False, state__in=["cancelled", "closed"]),
+                name="incident_closed_at_iff_ended",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["state", "updated_at"],
+                name="incident_open_idx",
+                condition=models.Q(state__in=["pending_dispatch", "dispatching", "active"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.address or self.municipality}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES

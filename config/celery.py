@@ -1,0 +1,11 @@
+"""The one Celery app of the platform."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("hjertealarm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,184 @@
+"""Settings, all from the environment (12-factor).
+
+APP_MODE selects defaults: ``production`` (the default: every secret must be given),
+``demo`` (local run with recording channel backends) or ``test``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+APP_MODE = env.str("APP_MODE", default="production")
+if APP_MODE not in {"production", "demo", "test"}:
+    raise ImproperlyConfigured(f"APP_MODE must be production, demo or test, not {APP_MODE!r}")
+LOCAL_MODE = APP_MODE in {"demo", "test"}
+
+DEBUG = env.bool("DEBUG", default=APP_MODE == "demo")
+if LOCAL_MODE:
+    SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-" + "x" * 40)
+else:
+    SECRET_KEY = env.str("SECRET_KEY")  # raises a clear ImproperlyConfigured when missing
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if LOCAL_MODE else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "leaflet",
+    "phonenumber_field",
+    "amk",
+    "volunteers",
+    "alerts",
+    "defibrillators",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "config" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
+            ],
+        },
+    },
+]
+
+_default_database_url = "postgis://hjertealarm:hjertealarm@127.0.0.1:5432/hjertealarm"
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=_default_database_url if LOCAL_MODE else environ.Env.NOTSET
+    )
+}
+if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
+    raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme")
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str(
+    "REDIS_URL", default="redis://127.0.0.1:6379/3" if LOCAL_MODE else environ.Env.NOTSET
+)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "da"
+LANGUAGES = [("da", _("Danish")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Copenhagen"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if APP_MODE == "production"
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "login"
+
+# Security: production defaults are strict; local modes run on plain http://127.0.0.1.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_MODE)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not LOCAL_MODE
+CSRF_COOKIE_SECURE = not LOCAL_MODE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if LOCAL_MODE else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not LOCAL_MODE
+SECURE_HSTS_PRELOAD = not LOCAL_MODE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Celery: the broker is Redis; results are not needed (state lives in PostgreSQL).
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# Phone numbers: Danish numbers may be typed without +45.
+PHONENUMBER_DEFAULT_REGION = "DK"
+PHONENUMBER_DB_FORMAT = "E164"
+
+# Reference geography: the service region (DAGI region code) and the data files.
+SERVICE_REGION_CODE = env.str("SERVICE_REGION_CODE", default="1082")
+REFERENCE_DATA_DIR = Path(env.str("REFERENCE_DATA_DIR", default=str(BASE_DIR / "data")))
+
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (56.2, 9.6),
+    "DEFAULT_ZOOM": 8,
+    "MIN_ZOOM": 5,
+    "MAX_ZOOM": 18,
+    "TILES": env.json(
+        "MAP_TILES",
+        default=[
+            (
+                "OpenStreetMap",
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                {
+                    "attribution": "&copy; OpenStreetMap contributors",
+                    "maxZoom": 19,
+                },
+            )
+        ],
+    ),
+    "RESET_VIEW": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,83 @@
+"""factory_boy factories with realistic Danish data."""
+
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import Point
+from django.utils import timezone
+
+from amk.models import Incident, Municipality
+from defibrillators.models import Defibrillator
+from volunteers.models import Device, Volunteer
+
+# Aarhus C, by the cathedral: a point well inside Region Midtjylland.
+AARHUS_C = (10.2108, 56.1567)
+
+
+def point(lon: float, lat: float) -> Point:
+    return Point(lon, lat, srid=4326)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    first_name = factory.Faker("first_name", locale="da_DK")
+    last_name = factory.Faker("last_name", locale="da_DK")
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.dk")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class VolunteerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Volunteer
+
+    user = factory.SubFactory(UserFactory)
+    is_heart_runner = True
+    phone = factory.Sequence(lambda n: f"+4520{n:06d}")
+    phone_verified_at = factory.LazyFunction(timezone.now)
+    date_of_birth = factory.LazyFunction(lambda: dt.date.today() - dt.timedelta(days=365 * 35))
+    first_aid_course_on = factory.LazyFunction(lambda: dt.date.today() - dt.timedelta(days=200))
+    is_available = True
+    location = factory.LazyFunction(lambda: point(*AARHUS_C))
+    location_updated_at = factory.LazyFunction(timezone.now)
+    location_accuracy_m = 15
+
+
+class DeviceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Device
+
+    volunteer = factory.SubFactory(VolunteerFactory)
+    push_token = factory.Sequence(lambda n: f"fcm-token-{n:08d}")
+    platform = Device.Platform.ANDROID
+    last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class DefibrillatorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Defibrillator
+
+    location = factory.LazyFunction(lambda: point(*AARHUS_C))
+    name = factory.Sequence(lambda n: f"Hjertestarter {n}")
+    address = "Store Torv 1, 8000 Aarhus C"
+    placement = "Ved hovedindgangen"
+    indoor = False
+    access = Defibrillator.Access.PUBLIC
+    opening_hours = "24/7"
+    cabinet_code = "1234"
+    source = Defibrillator.Source.MANUAL
+    source_id = factory.Sequence(lambda n: f"manual-{n}")
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Incident
+
+    location = factory.LazyFunction(lambda: point(*AARHUS_C))
+    address = "Store Torv 1, 8000 Aarhus C"
+    municipality = factory.LazyFunction(lambda: Municipality.objects.get(code="0751"))
+    created_by = factory.SubFactory(UserFactory)

@@ -1,0 +1,165 @@
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+MINIMUM_AGE_YEARS = 18
+
+
+class AdultBirthdateLimit(models.Func):
+    """The latest birth date of someone who is an adult today, evaluated by PostgreSQL."""
+
+    template = f"(CURRENT_DATE - INTERVAL '{MINIMUM_AGE_YEARS} years')::date"
+    output_field = models.DateField()
+
+    def __init__(self):
+        super().__init__()
+
+
+class LocalArea(models.Model):
+    """One of the 32 local areas of the 1-1-2 førstehjælper corps, each with its own AED(s)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    municipality = models.ForeignKey(
+        "amk.Municipality",
+        on_delete=models.PROTECT,
+        related_name="local_areas",
+        verbose_name=_("municipality"),
+    )
+    area = models.MultiPolygonField(_("area"), srid=4326)
+    village_point = models.PointField(_("village point"), geography=True, srid=4326)
+    location_is_approximate = models.BooleanField(_("approximate location"), default=False)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    local_aeds = models.ManyToManyField(
+        "defibrillators.Defibrillator",
+        blank=True,
+        related_name="local_areas",
+        verbose_name=_("the corps' local AEDs"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("local area")
+        verbose_name_plural = _("local areas")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VolunteerQuerySet(models.QuerySet):
+    def available(self) -> "VolunteerQuerySet":
+        return self.filter(is_available=True)
+
+
+class Volunteer(models.Model):
+    """One person, with the app scheme (hjerteløber) and/or a local corps (førstehjælper)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="volunteer",
+        verbose_name=_("user"),
+    )
+    is_heart_runner = models.BooleanField(
+        _("hjerteløber (app scheme)"),
+        default=True,
+        help_text=_("Alerted by push near their position."),
+    )
+    local_area = models.ForeignKey(
+        LocalArea,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("1-1-2 førstehjælper corps"),
+    )
+    phone = PhoneNumberField(_("phone"), unique=True)
+    phone_verified_at = models.DateTimeField(_("phone verified"), null=True, blank=True)
+    date_of_birth = models.DateField(_("date of birth"))
+    first_aid_course_on = models.DateField(_("CPR/first-aid course"), null=True, blank=True)
+    is_available = models.BooleanField(_("available"), default=True)
+    location = models.PointField(
+        _("current location"), geography=True, srid=4326, null=True, blank=True
+    )
+    location_updated_at = models.DateTimeField(_("location measured"), null=True, blank=True)
+    location_accuracy_m = models.PositiveIntegerField(
+        _("location accuracy (m)"), null=True, blank=True
+    )
+    synthetic = models.BooleanField(
+        _("synthetic"), default=False, help_text=_("Generated demo data.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = VolunteerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("volunteer")
+        verbose_name_plural = _("volunteers")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date_of_birth__lte=AdultBirthdateLimit()),
+                name="volunteer_is_adult",
+                violation_error_message=_("Volunteers must be at least 18 years old."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(phone__regex=r"^\+[1-9][0-9]{6,14}$"),
+                name="volunteer_phone_e164",
+                violation_error_message=_("The phone number must be in E.164 format."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_heart_runner=True) | models.Q(local_area__isnull=False),
+                name="volunteer_has_a_scheme",
+                violation_error_message=_(
+                    "A volunteer must be a hjerteløber, a corps member, or both."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(location__isnull=True, location_updated_at__isnull=True)
+                    | models.Q(location__isnull=False, location_updated_at__isnull=False)
+                ),
+                name="volunteer_location_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or str(self.phone)
+
+
+class Device(models.Model):
+    """A phone with the app installed; its push token reaches the volunteer."""
+
+    class Platform(models.TextChoices):
+        ANDROID = "android", "Android"
+        IOS = "ios", "iOS"
+
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.CASCADE, related_name="devices", verbose_name=_("volunteer")
+    )
+    push_token = models.CharField(_("push token"), max_length=4096, unique=True)
+    platform = models.CharField(_("platform"), max_length=10, choices=Platform.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        ordering = ["-last_seen_at"]
+        indexes = [
+            models.Index(
+                fields=["volunteer"], name="device_active_idx", condition=models.Q(is_active=True)
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(platform__in=["android", "ios"]), name="device_platform_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} ({self.volunteer})"
