@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.utils.translation import gettext_lazy as _
 
 
@@ -81,6 +82,14 @@ class Incident(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         CLOSED = "closed", _("Closed")
 
+    class Exclusion(models.TextChoices):
+        CHILD_UNDER_8 = "child_under_8", _("Child under 8 years")
+        UNSAFE_SCENE = "unsafe_scene", _("Unsafe scene (violence, traffic, fire)")
+        TRAUMA = "trauma", _("Trauma")
+        CARE_FACILITY = "care_facility", _("Care facility with staff present")
+        SUICIDE_ATTEMPT = "suicide_attempt", _("Suspected suicide")
+        OBVIOUS_DEATH = "obvious_death", _("Obvious signs of death")
+
     OPEN_STATES = (State.PENDING_DISPATCH, State.DISPATCHING, State.ACTIVE)
 
     location = models.PointField(_("location"), geography=True, srid=4326)
@@ -95,6 +104,15 @@ class Incident(models.Model):
         _("state"), max_length=20, choices=State.choices, default=State.PENDING_DISPATCH
     )
     note = models.TextField(_("note"), blank=True)
+    exclusion_reasons = ArrayField(
+        models.CharField(max_length=20, choices=Exclusion.choices),
+        verbose_name=_("reasons volunteers were not activated"),
+        default=list,
+        blank=True,
+    )
+    dispatch_wave = models.PositiveSmallIntegerField(_("waves sent"), default=0)
+    dispatch_radius_m = models.PositiveIntegerField(_("current radius (m)"), null=True, blank=True)
+    last_wave_at = models.DateTimeField(_("last wave"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -138,3 +156,34 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+
+class IncidentEvent(models.Model):
+    """The incident's timeline and audit trail: every state change with time and actor."""
+
+    incident = models.ForeignKey(
+        "amk.Incident", on_delete=models.CASCADE, related_name="events", verbose_name=_("incident")
+    )
+    alert = models.ForeignKey(
+        "alerts.Alert", on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    kind = models.CharField(_("event"), max_length=40)
+    message = models.CharField(_("message"), max_length=500)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("incident event")
+        verbose_name_plural = _("incident events")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["incident", "created_at"], name="event_incident_time_idx")]
+
+    def __str__(self) -> str:
+        return self.message
