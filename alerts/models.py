@@ -1,4 +1,5 @@
 from django.contrib.gis.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -184,6 +185,7 @@ class AlertDelivery(models.Model):
     state = models.CharField(_("state"), max_length=9, choices=State.choices, default=State.PENDING)
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -201,7 +203,7 @@ class AlertDelivery(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["updated_at"],
+                fields=["next_attempt_at"],
                 name="delivery_unfinished_idx",
                 condition=models.Q(state__in=["pending", "sending"]),
             ),

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "volunteers",
     "alerts",
     "defibrillators",
+    "config",  # project-wide templates, static files (map outlines), locale and commands
 ]
 
 MIDDLEWARE = [
@@ -136,6 +137,11 @@ SECURE_HSTS_PRELOAD = not LOCAL_MODE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# gis.W001: Debian bookworm ships GDAL 3.6, which cannot block file and network access while
+# parsing spatial references. Ours come from fixed SRIDs (4326); GeoJSON is parsed only from staff
+# (admin map widgets) and trusted reference files. The fix is GDAL >= 3.9 (Debian trixie), after
+# which this line can go.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
 # Celery: the broker is Redis; results are not needed (state lives in PostgreSQL).
 CELERY_BROKER_URL = REDIS_URL
@@ -182,4 +188,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# The platform's public address, for provider callbacks (Twilio status) and links in messages.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-sweep": {"task": "alerts.tasks.sweep_task", "schedule": 5.0},
 }

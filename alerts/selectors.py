@@ -1,0 +1,169 @@
+"""Reads for dispatch: the policy in force, candidate volunteers, AEDs on the way, the board."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.gis.geos import Point
+from django.db import connection
+from django.utils import timezone
+
+from alerts.models import Alert, DispatchPolicy
+from defibrillators.availability import aed_is_available
+from defibrillators.models import Defibrillator
+from volunteers.models import MINIMUM_AGE_YEARS
+
+
+def dispatch_policy_current() -> DispatchPolicy:
+    """The active policy, or the built-in defaults (today's Hjerteløber practice) if none is."""
+    return DispatchPolicy.objects.filter(is_active=True).first() or DispatchPolicy()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    volunteer_id: int
+    pool: str
+    distance_m: int
+    location: Point | None
+
+
+# The app pool: nearest first by the GiST index (KNN `<->` with LIMIT), bounded by ST_DWithin.
+_APP_CANDIDATES_SQL = f"""
+    SELECT v.id, ST_Distance(v.location, %(point)s::geography) AS distance_m,
+           ST_X(v.location::geometry), ST_Y(v.location::geometry)
+    FROM volunteers_volunteer v
+    WHERE v.is_heart_runner AND v.is_available
+      AND v.phone_verified_at IS NOT NULL
+      AND v.date_of_birth <= (CURRENT_DATE - INTERVAL '{MINIMUM_AGE_YEARS} years')::date
+      AND v.location_updated_at >= %(fresh_since)s
+      AND ST_DWithin(v.location, %(point)s::geography, %(radius_m)s)
+      AND NOT EXISTS (
+        SELECT 1 FROM alerts_alert a WHERE a.incident_id = %(incident_id)s AND a.volunteer_id = v.id
+      )
+    ORDER BY v.location <-> %(point)s::geography
+    LIMIT %(limit)s
+"""
+
+# The corps pool: every available member of the local area that contains the incident.
+_CORPS_CANDIDATES_SQL = """
+    SELECT v.id,
+           CASE WHEN v.location IS NULL THEN NULL
+                ELSE ST_Distance(v.location, %(point)s::geography) END AS distance_m,
+           ST_X(v.location::geometry), ST_Y(v.location::geometry)
+    FROM volunteers_volunteer v
+    JOIN volunteers_localarea la ON la.id = v.local_area_id
+    WHERE v.is_available
+      AND ST_Intersects(la.area, %(point)s::geometry)
+      AND NOT EXISTS (
+        SELECT 1 FROM alerts_alert a WHERE a.incident_id = %(incident_id)s AND a.volunteer_id = v.id
+      )
+"""
+
+
+def _candidates(sql: str, params: dict, pool: str) -> list[Candidate]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        Candidate(
+            volunteer_id=volunteer_id,
+            pool=pool,
+            distance_m=round(distance) if distance is not None else 0,
+            location=Point(lon, lat, srid=4326) if lon is not None else None,
+        )
+        for volunteer_id, distance, lon, lat in rows
+    ]
+
+
+def metres_between(a: Point, b: Point) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ST_Distance(%s::geography, %s::geography)", [a.ewkt, b.ewkt])
+        return cursor.fetchone()[0]
+
+
+def dispatch_candidates(
+    *,
+    incident_id: int,
+    point: Point,
+    policy: DispatchPolicy,
+    radius_m: int,
+    include_corps: bool,
+    now: dt.datetime | None = None,
+) -> list[Candidate]:
+    """Who to alert now: the local corps (first wave) and the nearest qualifying app volunteers.
+
+    Volunteers already alerted for the incident are left out, and a person in both pools is
+    alerted once, as a corps member (they are the ones with the local AED).
+    """
+    now = now or timezone.now()
+    params = {
+        "point": point.ewkt,
+        "incident_id": incident_id,
+        "radius_m": radius_m,
+        "limit": policy.app_volunteers_per_wave,
+        "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
+    }
+    corps = _candidates(_CORPS_CANDIDATES_SQL, params, Alert.Pool.CORPS) if include_corps else []
+    corps_ids = {candidate.volunteer_id for candidate in corps}
+    if corps_ids:
+        # Ask for as many extra as could be lost to the dedupe, so the wave stays full.
+        params["limit"] += len(corps_ids)
+    app = [
+        candidate
+        for candidate in _candidates(_APP_CANDIDATES_SQL, params, Alert.Pool.APP)
+        if candidate.volunteer_id not in corps_ids
+    ][: policy.app_volunteers_per_wave]
+    return corps + app
+
+
+# AEDs near the incident, not claimed for it, with the detour of fetching each on the way.
+_AEDS_ON_THE_WAY_SQL = """
+    SELECT d.id,
+           CASE WHEN %(responder)s::geography IS NULL THEN 0
+                ELSE ST_Distance(%(responder)s::geography, d.location)
+                     + ST_Distance(d.location, %(point)s::geography)
+                     - ST_Distance(%(responder)s::geography, %(point)s::geography) END AS detour_m
+    FROM defibrillators_defibrillator d
+    WHERE d.status = 'active'
+      AND (ST_DWithin(d.location, %(point)s::geography, %(radius_m)s)
+           OR d.id = ANY(%(preferred)s))
+      AND NOT EXISTS (
+        SELECT 1 FROM alerts_alert a WHERE a.incident_id = %(incident_id)s AND a.aed_id = d.id
+      )
+    ORDER BY d.location <-> %(point)s::geography
+    LIMIT 50
+"""
+
+
+def aed_for_responder(
+    *,
+    incident_id: int,
+    point: Point,
+    responder_location: Point | None,
+    preferred_aed_ids: frozenset[int],
+    policy: DispatchPolicy,
+    at: dt.datetime,
+) -> Defibrillator | None:
+    """The AED this responder should fetch, or None to go straight to the patient.
+
+    An AED qualifies when it is active, open now, unclaimed for the incident, and the detour
+    via it is acceptable; the corps' own AEDs come first, then the smallest detour. A responder
+    whose position is unknown (an SMS-only corps member) can only be sent to their own AED.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _AEDS_ON_THE_WAY_SQL,
+            {
+                "point": point.ewkt,
+                "responder": responder_location.ewkt if responder_location else None,
+                "radius_m": policy.aed_search_radius_m,
+                "incident_id": incident_id,
+                "preferred": list(preferred_aed_ids),
+            },
+        )
+        detours = dict(cursor.fetchall())
+    if responder_location is None:
+        detours = {pk: d for pk, d in detours.items() if pk in preferred_aed_ids}
+    acceptable = [pk for pk, detour in detours.items() if detour <= policy.max_aed_detour_m]
+    acceptable.sort(key=lambda pk: (pk not in preferred_aed_ids, detours[pk]))
+    aeds = Defibrillator.objects.in_bulk(acceptable)
+    return next((aeds[pk] for pk in acceptable if aed_is_available(aeds[pk], at)), None)

@@ -1,0 +1,630 @@
+"""Dispatch workflows: waves of alerts, sending, answers, release and stand-down.
+
+Every function here is safe to run twice: alerts are unique per (incident, volunteer),
+deliveries per (alert, channel, kind), and state moves by conditional UPDATE. Work for the
+workers is queued only after the transaction that created it commits.
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alerts import selectors
+from alerts.channels.base import (
+    PermanentChannelError,
+    PushMessage,
+    SmsMessage,
+    TransientChannelError,
+    UnregisteredTokenError,
+    get_push_backend,
+    get_sms_backend,
+)
+from alerts.messages import message_texts
+from alerts.models import Alert, AlertDelivery, DispatchPolicy
+from amk.models import Incident, IncidentEvent
+from config.exceptions import ApplicationError
+from volunteers.models import Device, Volunteer
+
+logger = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 6
+SENDING_LEASE = dt.timedelta(seconds=30)
+
+
+def _enqueue_sends(delivery_ids: list[int]) -> None:
+    """Queue the sends once the rows that describe them are committed."""
+    if not delivery_ids:
+        return
+    from alerts.tasks import delivery_send_task
+
+    def enqueue() -> None:
+        for delivery_id in delivery_ids:
+            delivery_send_task.delay(delivery_id)
+
+    transaction.on_commit(enqueue)
+
+
+def _event(incident_id: int, kind: str, message: str, *, alert_id=None, actor=None) -> None:
+    IncidentEvent.objects.create(
+        incident_id=incident_id, alert_id=alert_id, actor=actor, kind=kind, message=message
+    )
+
+
+def _alert_move(alert: Alert, to_state: str, *, from_states, actor=None, **fields) -> bool:
+    """Move an alert's state if it is still in one of from_states; record it on the timeline."""
+    moved = Alert.objects.filter(pk=alert.pk, state__in=from_states).update(
+        state=to_state, updated_at=timezone.now(), **fields
+    )
+    if moved:
+        alert.state = to_state
+        for name, value in fields.items():
+            setattr(alert, name, value)
+        _event(
+            alert.incident_id,
+            f"alert_{to_state}",
+            _("%(volunteer)s: %(state)s")
+            % {"volunteer": _volunteer_label(alert), "state": Alert.State(to_state).label},
+            alert_id=alert.pk,
+            actor=actor,
+        )
+    return bool(moved)
+
+
+def _volunteer_label(alert: Alert) -> str:
+    return _("Volunteer %(n)s") % {"n": alert.volunteer_id or "–"}
+
+
+def _deliveries_create(channels_by_alert: dict[int, list[str]], kind: str) -> list[int]:
+    """Create the deliveries that do not exist yet; returns those waiting for a first send."""
+    AlertDelivery.objects.bulk_create(
+        [
+            AlertDelivery(alert_id=alert_id, channel=channel, kind=kind)
+            for alert_id, channels in channels_by_alert.items()
+            for channel in channels
+        ],
+        ignore_conflicts=True,
+    )
+    return list(
+        AlertDelivery.objects.filter(
+            alert_id__in=channels_by_alert,
+            kind=kind,
+            state=AlertDelivery.State.PENDING,
+            attempts=0,
+        ).values_list("pk", flat=True)
+    )
+
+
+def _alert_channels(alerts: list[Alert]) -> dict[int, list[str]]:
+    """Push where the app can receive it; SMS for the corps and for those without the app."""
+    with_device = set(
+        Device.objects.filter(volunteer__in=[a.volunteer_id for a in alerts], is_active=True)
+        .values_list("volunteer_id", flat=True)
+        .distinct()
+    )
+    channels = {}
+    for alert in alerts:
+        has_push = alert.volunteer_id in with_device
+        channels[alert.pk] = [AlertDelivery.Channel.PUSH] if has_push else []
+        if alert.pool == Alert.Pool.CORPS or not has_push:
+            channels[alert.pk].append(AlertDelivery.Channel.SMS)
+    return channels
+
+
+def _channels_used(alerts: list[Alert]) -> dict[int, list[str]]:
+    """Follow-up messages go on the channels the alert reached the volunteer by."""
+    channels: dict[int, list[str]] = {}
+    for alert_id, channel in (
+        AlertDelivery.objects.filter(alert__in=alerts, kind=AlertDelivery.Kind.ALERT)
+        .exclude(state=AlertDelivery.State.FAILED)
+        .values_list("alert_id", "channel")
+    ):
+        channels.setdefault(alert_id, []).append(channel)
+    return channels
+
+
+def _sms_only(alerts: list[Alert]) -> dict[int, list[str]]:
+    return {alert.pk: [AlertDelivery.Channel.SMS] for alert in alerts}
+
+
+def _send_wave(incident: Incident, policy: DispatchPolicy, *, wave: int, radius_m: int) -> int:
+    candidates = selectors.dispatch_candidates(
+        incident_id=incident.pk,
+        point=incident.location,
+        policy=policy,
+        radius_m=radius_m,
+        include_corps=wave == 1,
+    )
+    alerts = Alert.objects.bulk_create(
+        [
+            Alert(
+                incident=incident,
+                volunteer_id=c.volunteer_id,
+                pool=c.pool,
+                wave=wave,
+                distance_m=c.distance_m,
+                volunteer_location=c.location,
+            )
+            for c in candidates
+        ]
+    )
+    _enqueue_sends(_deliveries_create(_alert_channels(alerts), AlertDelivery.Kind.ALERT))
+    now = timezone.now()
+    Incident.objects.filter(pk=incident.pk).update(
+        dispatch_wave=wave, dispatch_radius_m=radius_m, last_wave_at=now, updated_at=now
+    )
+    corps = sum(1 for c in candidates if c.pool == Alert.Pool.CORPS)
+    _event(
+        incident.pk,
+        "wave",
+        _("Wave %(wave)d: %(n)d volunteers alerted within %(km).1f km (%(corps)d from the corps)")
+        % {"wave": wave, "n": len(candidates), "km": radius_m / 1000, "corps": corps},
+    )
+    from alerts.tasks import alerts_sms_fallback_task, incident_escalate_task
+
+    transaction.on_commit(
+        lambda: (
+            alerts_sms_fallback_task.apply_async(
+                (incident.pk,), countdown=policy.push_receipt_timeout_s
+            ),
+            incident_escalate_task.apply_async(
+                (incident.pk, wave), countdown=policy.escalate_after_s
+            ),
+        )
+    )
+    return len(candidates)
+
+
+@transaction.atomic
+def incident_dispatch(*, incident_id: int) -> None:
+    """Send the first wave for an incident still pending dispatch (the outbox)."""
+    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    if incident is None or incident.state != Incident.State.PENDING_DISPATCH:
+        return
+    if incident.exclusion_reasons:
+        Incident.objects.filter(pk=incident_id).update(state=Incident.State.ACTIVE)
+        return
+    policy = selectors.dispatch_policy_current()
+    Incident.objects.filter(pk=incident_id).update(state=Incident.State.DISPATCHING)
+    _send_wave(incident, policy, wave=1, radius_m=policy.radius_m)
+
+
+@transaction.atomic
+def incident_escalate(*, incident_id: int, after_wave: int | None = None, actor=None) -> bool:
+    """Send the next wave, wider, if too few have accepted; once per wave.
+
+    The periodic check passes the wave it was scheduled after, so a late or repeated check
+    does nothing; the dispatcher's "next wave now" passes none and always sends one.
+    """
+    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    if incident is None or incident.state != Incident.State.DISPATCHING:
+        return False
+    if after_wave is not None and incident.dispatch_wave != after_wave:
+        return False
+    policy = selectors.dispatch_policy_current()
+    if after_wave is not None:
+        if incident.dispatch_wave >= policy.max_waves:
+            return False
+        if _accepted_count(incident_id) >= policy.target_accepted:
+            return False
+    radius_m = min(
+        (incident.dispatch_radius_m or policy.radius_m) + policy.radius_step_m, policy.max_radius_m
+    )
+    if actor is not None:
+        _event(incident_id, "wave_requested", _("Next wave requested"), actor=actor)
+    _send_wave(incident, policy, wave=incident.dispatch_wave + 1, radius_m=radius_m)
+    return True
+
+
+def _accepted_count(incident_id: int) -> int:
+    return Alert.objects.filter(incident_id=incident_id, state__in=Alert.RESPONDING_STATES).count()
+
+
+def _claim_delivery(delivery_id: int) -> AlertDelivery | None:
+    """Take a pending delivery (or one whose sender died mid-send) for sending, atomically."""
+    now = timezone.now()
+    claimed = AlertDelivery.objects.filter(
+        Q(state=AlertDelivery.State.PENDING, next_attempt_at__lte=now)
+        | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - SENDING_LEASE),
+        pk=delivery_id,
+    ).update(state=AlertDelivery.State.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    if not claimed:
+        return None
+    return AlertDelivery.objects.select_related(
+        "alert__incident__municipality", "alert__volunteer", "alert__aed"
+    ).get(pk=delivery_id)
+
+
+def _still_relevant(delivery: AlertDelivery) -> bool:
+    """An alert or details message for an ended incident, or an answered alert, is moot."""
+    alert = delivery.alert
+    if delivery.kind == AlertDelivery.Kind.ALERT:
+        return alert.incident.is_open and alert.state in Alert.WAITING_STATES
+    if delivery.kind == AlertDelivery.Kind.DETAILS:
+        return alert.incident.is_open and alert.state in Alert.RESPONDING_STATES
+    return True
+
+
+def _status_callback_url() -> str | None:
+    base = settings.PUBLIC_BASE_URL
+    return f"{base.rstrip('/')}{reverse('twilio-status')}" if base else None
+
+
+def _send(delivery: AlertDelivery) -> tuple[str, int | None]:
+    """Hand the message to its provider; returns (provider id, device id used for push)."""
+    title, body = message_texts(delivery)
+    alert = delivery.alert
+    if delivery.channel == AlertDelivery.Channel.SMS:
+        validity = None
+        if delivery.kind == AlertDelivery.Kind.ALERT:
+            validity = selectors.dispatch_policy_current().sms_validity_s
+        message = SmsMessage(
+            to=str(alert.volunteer.phone),
+            body=body,
+            validity_s=validity,
+            status_callback_url=_status_callback_url(),
+        )
+        return get_sms_backend().send(message), None
+    device = (
+        Device.objects.filter(volunteer_id=alert.volunteer_id, is_active=True)
+        .order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
+        .first()
+    )
+    if device is None:
+        raise PermanentChannelError("no active device")
+    data = {"alert_id": str(alert.pk), "incident_id": str(alert.incident_id), "kind": delivery.kind}
+    message = PushMessage(token=device.push_token, title=title, body=body, data=data, ttl_s=300)
+    try:
+        return get_push_backend().send(message), device.pk
+    except UnregisteredTokenError:
+        Device.objects.filter(pk=device.pk).update(is_active=False)
+        raise
+
+
+def delivery_send(*, delivery_id: int) -> int | None:
+    """Send one delivery once. Returns seconds until a retry is due, or None when done."""
+    delivery = _claim_delivery(delivery_id)
+    if delivery is None:
+        return None
+    now = timezone.now()
+    if delivery.alert.volunteer_id is None or not _still_relevant(delivery):
+        AlertDelivery.objects.filter(pk=delivery_id).update(
+            state=AlertDelivery.State.FAILED, last_error="no longer relevant", updated_at=now
+        )
+        return None
+    try:
+        provider_id, _device_id = _send(delivery)
+    except TransientChannelError as error:
+        if delivery.attempts < MAX_SEND_ATTEMPTS:
+            retry_in = min(2**delivery.attempts, 60)
+            AlertDelivery.objects.filter(pk=delivery_id).update(
+                state=AlertDelivery.State.PENDING,
+                last_error=str(error)[:1000],
+                next_attempt_at=now + dt.timedelta(seconds=retry_in),
+                updated_at=now,
+            )
+            return retry_in
+        _delivery_failed(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+        return None
+    except PermanentChannelError as error:
+        _delivery_failed(delivery, str(error))
+        return None
+    AlertDelivery.objects.filter(pk=delivery_id).update(
+        state=AlertDelivery.State.SENT, provider_message_id=provider_id, sent_at=now, updated_at=now
+    )
+    if delivery.kind == AlertDelivery.Kind.ALERT:
+        _alert_move(delivery.alert, Alert.State.SENT, from_states=[Alert.State.QUEUED])
+    return None
+
+
+@transaction.atomic
+def _delivery_failed(delivery: AlertDelivery, reason: str) -> None:
+    """Mark it failed; an alert whose push failed goes by SMS, one with no channel left fails."""
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        state=AlertDelivery.State.FAILED, last_error=reason[:1000], updated_at=timezone.now()
+    )
+    alert = delivery.alert
+    if delivery.kind != AlertDelivery.Kind.ALERT:
+        return
+    if delivery.channel == AlertDelivery.Channel.PUSH:
+        _enqueue_sends(_deliveries_create(_sms_only([alert]), AlertDelivery.Kind.ALERT))
+    if (
+        not AlertDelivery.objects.filter(alert=alert, kind=delivery.kind)
+        .exclude(state=AlertDelivery.State.FAILED)
+        .exists()
+    ):
+        _alert_move(alert, Alert.State.FAILED, from_states=[Alert.State.QUEUED, Alert.State.SENT])
+
+
+@transaction.atomic
+def alerts_sms_fallback(*, incident_id: int) -> int:
+    """SMS to every volunteer whose push has not been confirmed in time: push is never alone."""
+    policy = selectors.dispatch_policy_current()
+    due = timezone.now() - dt.timedelta(seconds=policy.push_receipt_timeout_s)
+    alerts = list(
+        Alert.objects.filter(
+            incident_id=incident_id,
+            incident__state__in=Incident.OPEN_STATES,
+            state__in=Alert.WAITING_STATES,
+            received_at__isnull=True,
+            created_at__lte=due,
+            deliveries__channel=AlertDelivery.Channel.PUSH,
+            deliveries__kind=AlertDelivery.Kind.ALERT,
+        ).exclude(
+            deliveries__channel=AlertDelivery.Channel.SMS, deliveries__kind=AlertDelivery.Kind.ALERT
+        )
+    )
+    ids = _deliveries_create(_sms_only(alerts), AlertDelivery.Kind.ALERT)
+    _enqueue_sends(ids)
+    return len(ids)
+
+
+def _alert_for_volunteer(alert_id: int, volunteer: Volunteer) -> Alert:
+    alert = (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("incident", "aed")
+        .filter(pk=alert_id, volunteer=volunteer)
+        .first()
+    )
+    if alert is None:
+        raise ApplicationError(_("No such alert."), code="not_found")
+    return alert
+
+
+@transaction.atomic
+def alert_confirm_receipt(*, alert_id: int, volunteer: Volunteer) -> Alert:
+    """The app showed the alert: push worked, so no SMS fallback is needed."""
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    now = timezone.now()
+    if alert.received_at is None:
+        Alert.objects.filter(pk=alert.pk).update(received_at=now)
+        alert.received_at = now
+        AlertDelivery.objects.filter(
+            alert=alert, channel=AlertDelivery.Channel.PUSH, kind=AlertDelivery.Kind.ALERT
+        ).update(state=AlertDelivery.State.DELIVERED, delivered_at=now, updated_at=now)
+    _alert_move(alert, Alert.State.DELIVERED, from_states=[Alert.State.QUEUED, Alert.State.SENT])
+    return alert
+
+
+@transaction.atomic
+def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -> Alert:
+    """Accept an alert and get a role: fetch an AED on the way, or go straight to the patient.
+
+    The incident row is locked so that concurrent acceptances count and claim AEDs in turn.
+    """
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+    if alert.state in Alert.RESPONDING_STATES:
+        return alert
+    if not incident.is_open:
+        raise ApplicationError(_("The incident has ended; you do not need to go."), code="ended")
+    if alert.state not in Alert.WAITING_STATES:
+        raise ApplicationError(
+            _("This alert can no longer be accepted (%(state)s).")
+            % {"state": alert.get_state_display()},
+            code="not_open",
+        )
+    policy = selectors.dispatch_policy_current()
+    now = timezone.now()
+    location = _fresh_location(volunteer, policy, now)
+    if location is not None and (
+        selectors.metres_between(location, incident.location) > policy.acceptance_max_distance_m
+    ):
+        raise ApplicationError(
+            _("You are too far away from the incident now; others have been alerted."),
+            code="out_of_range",
+        )
+    aed = None
+    fetchers = Alert.objects.filter(incident=incident, role=Alert.Role.AED).count()
+    if fetchers < policy.aed_fetchers:
+        preferred = frozenset()
+        if alert.pool == Alert.Pool.CORPS and volunteer.local_area_id:
+            preferred = frozenset(volunteer.local_area.local_aeds.values_list("pk", flat=True))
+        aed = selectors.aed_for_responder(
+            incident_id=incident.pk,
+            point=incident.location,
+            responder_location=location,
+            preferred_aed_ids=preferred,
+            policy=policy,
+            at=now,
+        )
+    role = Alert.Role.AED if aed else Alert.Role.CPR
+    _alert_move(
+        alert,
+        Alert.State.ACCEPTED,
+        from_states=Alert.WAITING_STATES,
+        role=role,
+        aed=aed,
+        answered_at=now,
+    )
+    if aed:
+        _event(
+            incident.pk,
+            "aed_claimed",
+            _("%(volunteer)s fetches AED %(aed)s")
+            % {"volunteer": _volunteer_label(alert), "aed": aed.name},
+            alert_id=alert.pk,
+        )
+    if by_sms:
+        _enqueue_sends(_deliveries_create(_sms_only([alert]), AlertDelivery.Kind.DETAILS))
+    if _accepted_count(incident.pk) >= policy.target_accepted:
+        _release_waiting(incident)
+    return alert
+
+
+def _fresh_location(volunteer: Volunteer, policy: DispatchPolicy, now: dt.datetime):
+    if volunteer.location is None or volunteer.location_updated_at is None:
+        return None
+    if now - volunteer.location_updated_at > dt.timedelta(seconds=policy.location_max_age_s):
+        return None
+    return volunteer.location
+
+
+def _release_waiting(incident: Incident) -> None:
+    """The target is reached: thank the others and stop recruiting."""
+    waiting = list(Alert.objects.filter(incident=incident, state__in=Alert.WAITING_STATES))
+    for alert in waiting:
+        _alert_move(alert, Alert.State.RELEASED, from_states=Alert.WAITING_STATES)
+    Incident.objects.filter(pk=incident.pk, state=Incident.State.DISPATCHING).update(
+        state=Incident.State.ACTIVE, updated_at=timezone.now()
+    )
+    _enqueue_sends(_deliveries_create(_channels_used(waiting), AlertDelivery.Kind.RELEASE))
+
+
+@transaction.atomic
+def alert_decline(*, alert_id: int, volunteer: Volunteer) -> Alert:
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    if alert.state == Alert.State.DECLINED:
+        return alert
+    if not _alert_move(
+        alert, Alert.State.DECLINED, from_states=Alert.WAITING_STATES, answered_at=timezone.now()
+    ):
+        raise ApplicationError(
+            _("This alert can no longer be declined (%(state)s).")
+            % {"state": alert.get_state_display()},
+            code="not_open",
+        )
+    return alert
+
+
+# Progress a responder reports, and the states each step may come from.
+PROGRESS_STEPS = {
+    Alert.State.EN_ROUTE: (Alert.State.ACCEPTED,),
+    Alert.State.AED_COLLECTED: (Alert.State.ACCEPTED, Alert.State.EN_ROUTE),
+    Alert.State.ON_SCENE: (Alert.State.ACCEPTED, Alert.State.EN_ROUTE, Alert.State.AED_COLLECTED),
+    Alert.State.RELEASED: Alert.RESPONDING_STATES,
+}
+
+
+@transaction.atomic
+def alert_progress(*, alert_id: int, volunteer: Volunteer, state: str) -> Alert:
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    if state not in PROGRESS_STEPS:
+        raise ApplicationError(_("Unknown progress step."), field="state", code="invalid")
+    if state == Alert.State.AED_COLLECTED and alert.role != Alert.Role.AED:
+        raise ApplicationError(_("You were not asked to fetch an AED."), field="state")
+    if alert.state == state:
+        return alert
+    if not _alert_move(alert, state, from_states=PROGRESS_STEPS[state]):
+        raise ApplicationError(
+            _("Cannot go from %(from)s to %(to)s.")
+            % {"from": alert.get_state_display(), "to": Alert.State(state).label},
+            field="state",
+        )
+    return alert
+
+
+def alerts_stand_down(*, incident: Incident, actor=None) -> None:
+    """The incident ended: tell everyone still alerted or on the way, and close their alerts."""
+    live = list(Alert.objects.filter(incident=incident, state__in=Alert.LIVE_STATES))
+    to_state = (
+        Alert.State.CANCELLED
+        if incident.state == Incident.State.CANCELLED
+        else Alert.State.RELEASED
+    )
+    for alert in live:
+        _alert_move(alert, to_state, from_states=Alert.LIVE_STATES, actor=actor)
+    _enqueue_sends(_deliveries_create(_channels_used(live), AlertDelivery.Kind.STAND_DOWN))
+
+
+def sms_reply_handle(*, from_phone: str, body: str) -> Alert | None:
+    """JA accepts and NEJ declines the sender's latest open alert; anything else is ignored."""
+    answer = body.strip().split(maxsplit=1)[0].upper() if body.strip() else ""
+    if answer not in {"JA", "NEJ", "YES", "NO"}:
+        return None
+    volunteer = Volunteer.objects.filter(phone=from_phone).first()
+    if volunteer is None:
+        return None
+    alert = (
+        Alert.objects.filter(
+            volunteer=volunteer,
+            state__in=Alert.WAITING_STATES,
+            incident__state__in=Incident.OPEN_STATES,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if alert is None:
+        return None
+    try:
+        if answer in {"JA", "YES"}:
+            return alert_accept(alert_id=alert.pk, volunteer=volunteer, by_sms=True)
+        return alert_decline(alert_id=alert.pk, volunteer=volunteer)
+    except ApplicationError:
+        return None
+
+
+TWILIO_DELIVERED = {"delivered"}
+TWILIO_FAILED = {"failed", "undelivered"}
+
+
+def delivery_status_update(*, provider_message_id: str, status: str, error: str = "") -> bool:
+    """Apply a provider's status callback; a replay changes nothing the second time."""
+    now = timezone.now()
+    deliveries = AlertDelivery.objects.filter(
+        provider_message_id=provider_message_id, state=AlertDelivery.State.SENT
+    )
+    if status in TWILIO_DELIVERED:
+        changed = deliveries.update(
+            state=AlertDelivery.State.DELIVERED, delivered_at=now, updated_at=now
+        )
+        if changed:
+            alert = Alert.objects.get(deliveries__provider_message_id=provider_message_id)
+            _alert_move(
+                alert, Alert.State.DELIVERED, from_states=[Alert.State.QUEUED, Alert.State.SENT]
+            )
+        return bool(changed)
+    if status in TWILIO_FAILED:
+        delivery = deliveries.select_related("alert").first()
+        if delivery is None:
+            return False
+        _delivery_failed(delivery, f"provider reported {status} {error}".strip())
+        return True
+    return False
+
+
+def sweep() -> dict[str, int]:
+    """Re-queue what a lost enqueue or a dead worker left behind; the safety net of the outbox."""
+    from alerts.tasks import (
+        alerts_sms_fallback_task,
+        delivery_send_task,
+        incident_dispatch_task,
+        incident_escalate_task,
+    )
+
+    now = timezone.now()
+    pending_incidents = list(
+        Incident.objects.filter(
+            state=Incident.State.PENDING_DISPATCH, created_at__lte=now - dt.timedelta(seconds=3)
+        ).values_list("pk", flat=True)
+    )
+    for incident_id in pending_incidents:
+        incident_dispatch_task.delay(incident_id)
+    stale_deliveries = list(
+        AlertDelivery.objects.filter(
+            Q(state=AlertDelivery.State.PENDING, next_attempt_at__lte=now - dt.timedelta(seconds=3))
+            | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - SENDING_LEASE)
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for delivery_id in stale_deliveries:
+        delivery_send_task.delay(delivery_id)
+    policy = selectors.dispatch_policy_current()
+    dispatching = list(
+        Incident.objects.filter(state=Incident.State.DISPATCHING).values_list(
+            "pk", "dispatch_wave", "last_wave_at"
+        )
+    )
+    for incident_id, wave, last_wave_at in dispatching:
+        alerts_sms_fallback_task.delay(incident_id)
+        if last_wave_at and last_wave_at <= now - dt.timedelta(seconds=policy.escalate_after_s + 5):
+            incident_escalate_task.delay(incident_id, wave)
+    return {
+        "incidents": len(pending_incidents),
+        "deliveries": len(stale_deliveries),
+        "dispatching": len(dispatching),
+    }

@@ -1,0 +1,32 @@
+"""Celery tasks: ids in, one service call inside. Delivery tasks survive a dying worker."""
+
+from celery import shared_task
+
+from alerts import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def incident_dispatch_task(incident_id: int) -> None:
+    services.incident_dispatch(incident_id=incident_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def delivery_send_task(delivery_id: int) -> None:
+    retry_in = services.delivery_send(delivery_id=delivery_id)
+    if retry_in is not None:
+        delivery_send_task.apply_async((delivery_id,), countdown=retry_in)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def alerts_sms_fallback_task(incident_id: int) -> None:
+    services.alerts_sms_fallback(incident_id=incident_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def incident_escalate_task(incident_id: int, after_wave: int) -> None:
+    services.incident_escalate(incident_id=incident_id, after_wave=after_wave)
+
+
+@shared_task(ignore_result=True)
+def sweep_task() -> None:
+    services.sweep()
