@@ -1,13 +1,46 @@
 import pytest
+import redis
+from django.conf import settings
 from django.core.management import call_command
 
 
-@pytest.fixture(scope="session")
-def reference_geography(django_db_setup, django_db_blocker):
-    """Regions, municipalities and postcodes from the real DAGI files, loaded once per run."""
+@pytest.fixture
+def reference_geography(db, django_db_blocker):
+    """Regions, municipalities and postcodes from the real DAGI files.
+
+    Loaded into the reused test database once; loaded again only after a transactional test
+    has flushed it.
+    """
     from amk.models import Municipality
 
-    with django_db_blocker.unblock():
-        if not Municipality.objects.exists():
-            call_command("load_geography", verbosity=0)
-    return None
+    if not Municipality.objects.filter(code="0751").exists():
+        call_command("load_geography", verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def _celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker on the real Redis broker, in threads of this process."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # no tasks left over from another run
+    with (
+        django_db_blocker.unblock(),
+        start_worker(
+            app,
+            pool="threads",
+            concurrency=4,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=15,
+        ),
+    ):
+        yield app
+
+
+@pytest.fixture
+def dispatch_worker(transactional_db, _celery_worker):
+    """For tests whose flow crosses the queue: committed data and a running worker."""
+    yield _celery_worker
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
