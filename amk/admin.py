@@ -1,0 +1,155 @@
+"""Admin for the territory (region, municipalities, postcodes, gazetteer) and incidents.
+
+``GeoAdmin`` is the base of every admin with a map: django-leaflet's widget, plus the static
+municipality outlines so the map stays useful when no tile server can be reached.
+"""
+
+from django.contrib import admin
+from django.db.models import Count
+from django.forms import Media, Script
+from django.templatetags.static import static
+from django.utils.translation import gettext_lazy as _
+from leaflet.admin import LeafletAdminWidget, LeafletGeoAdmin
+
+from amk.models import Incident, Municipality, Place, Postcode, Region
+
+admin.site.site_header = _("Hjertealarm – administration")
+admin.site.site_title = _("Hjertealarm administration")
+admin.site.index_title = _("Volunteers, defibrillators and territory")
+
+
+class GeoAdmin(LeafletGeoAdmin):
+    """Leaflet map widgets with offline municipality outlines."""
+
+    @property
+    def media(self):
+        return super().media + Media(
+            css={"all": [static("hjertealarm/admin.css")]},
+            js=[
+                Script(
+                    "hjertealarm/map_outlines.js",
+                    **{"data-outlines": static("geo/kommuner.geojson")},
+                )
+            ],
+        )
+
+
+class AreaAdmin(GeoAdmin):
+    """Large polygons: never loaded for lists or autocompletes, only on the change form."""
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is None or not match.url_name or not match.url_name.endswith("_change"):
+            qs = qs.defer("area")
+        return qs
+
+
+@admin.register(Region)
+class RegionAdmin(AreaAdmin):
+    list_display = ["code", "name", "municipality_count"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_municipality_count=Count("municipalities"))
+
+    @admin.display(description=_("municipalities"), ordering="_municipality_count")
+    def municipality_count(self, obj):
+        return obj._municipality_count
+
+
+@admin.register(Municipality)
+class MunicipalityAdmin(AreaAdmin):
+    list_display = ["code", "name", "region"]
+    list_filter = ["region"]
+    search_fields = ["code", "name"]
+    list_select_related = ["region"]
+    list_per_page = 100
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("region__area")
+
+
+@admin.register(Postcode)
+class PostcodeAdmin(AreaAdmin):
+    list_display = ["number", "name"]
+    search_fields = ["number", "name"]
+    list_per_page = 100
+
+
+class InServiceRegionFilter(admin.SimpleListFilter):
+    title = _("region")
+    parameter_name = "region"
+
+    def lookups(self, request, model_admin):
+        return [(r.code, r.name) for r in Region.objects.defer("area").order_by("code")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(municipality__region_id=self.value())
+        return queryset
+
+
+@admin.register(Place)
+class PlaceAdmin(GeoAdmin):
+    list_display = ["name", "municipality", "coordinates"]
+    list_filter = [InServiceRegionFilter]
+    search_fields = ["name", "municipality__name"]
+    list_select_related = ["municipality"]
+    autocomplete_fields = ["municipality"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("municipality__area")
+
+    @admin.display(description=_("coordinates (lat, lon)"))
+    def coordinates(self, obj):
+        return f"{obj.point.y:.5f}, {obj.point.x:.5f}"
+
+
+@admin.register(Incident)
+class IncidentAdmin(GeoAdmin):
+    """Incidents are created and ended in the dispatcher console; the admin only views them."""
+
+    list_display = ["id", "created_at", "state", "municipality", "address", "created_by"]
+    list_display_links = ["id", "created_at"]
+    list_filter = ["state", InServiceRegionFilter]
+    search_fields = ["=id", "address"]
+    list_select_related = ["municipality", "created_by"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    modifiable = False
+    fields = [
+        "state",
+        "location_map",
+        "address",
+        "municipality",
+        "note",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "closed_at",
+    ]
+    readonly_fields = fields
+
+    @property
+    def media(self):
+        # The view-only form has no widgets, so the map's assets are added here.
+        return LeafletAdminWidget().media + super().media
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("municipality__area")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("location"))
+    def location_map(self, obj):
+        widget = self._get_map_widget(obj._meta.get_field("location"), LeafletAdminWidget)()
+        return widget.render("location", obj.location, attrs={"id": "id_location"})
