@@ -44,3 +44,6 @@ def dispatch_worker(transactional_db, _celery_worker):
     """For tests whose flow crosses the queue: committed data and a running worker."""
     yield _celery_worker
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+from tests.fakes.fixtures import *  # noqa: E402, F403

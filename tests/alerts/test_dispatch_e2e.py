@@ -1,0 +1,79 @@
+"""The whole dispatch loop through a real worker, Redis, PostGIS and the providers' real clients."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from alerts.models import Alert, AlertDelivery, DispatchPolicy
+from amk import services as amk_services
+from tests.factories import (
+    AARHUS_C,
+    DefibrillatorFactory,
+    DeviceFactory,
+    UserFactory,
+    VolunteerFactory,
+    point,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ADDRESS = "Store Torv 1, 8000 Aarhus C"
+
+
+def _volunteer_north_of_incident(step: int, **kwargs):
+    """A volunteer `step` × ~111 m north of the incident, so distance order is known."""
+    lon, lat = AARHUS_C
+    return VolunteerFactory(location=point(lon, lat + 0.001 * step), **kwargs)
+
+
+@pytest.fixture
+def real_providers(settings, twilio_backend_settings, fcm_backend_settings):
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    return settings
+
+
+def test_incident_reaches_exactly_the_nearest_volunteers_and_acceptance_gets_a_role(
+    dispatch_worker, reference_geography, real_providers, fake_twilio, fake_fcm, client
+):
+    DispatchPolicy.objects.create(push_receipt_timeout_s=120, escalate_after_s=600)
+    app_users = [_volunteer_north_of_incident(step) for step in range(1, 13)]
+    app_tokens = {DeviceFactory(volunteer=v).push_token for v in app_users}
+    sms_users = [_volunteer_north_of_incident(step) for step in range(13, 21)]
+    beyond_limit = [_volunteer_north_of_incident(step) for step in range(21, 24)]
+    _volunteer_north_of_incident(2, is_available=False)
+    _volunteer_north_of_incident(3, location_updated_at=timezone.now() - dt.timedelta(hours=3))
+    aed = DefibrillatorFactory(
+        location=point(AARHUS_C[0], AARHUS_C[1] + 0.0075), cabinet_code="4711", opening_hours="24/7"
+    )
+
+    incident = amk_services.incident_create(
+        created_by=UserFactory(), location=point(*AARHUS_C), address=ADDRESS
+    )
+
+    pushes = fake_fcm.wait_for_messages(12, timeout=20)
+    texts = fake_twilio.wait_for_messages(8, timeout=20)
+    assert {push.token for push in pushes} == app_tokens
+    assert {sms.to for sms in texts} == {str(v.phone) for v in sms_users}
+    assert all(push.android["priority"] == "high" for push in pushes)
+    assert all(push.data["incident_id"] == str(incident.pk) for push in pushes)
+    assert all(ADDRESS not in sms.body and "JA" in sms.body for sms in texts)
+    assert not Alert.objects.filter(volunteer__in=beyond_limit).exists()
+
+    # The nearest SMS volunteer answers JA; Twilio forwards the reply, signed.
+    responder = sms_users[0]
+    url = "http://testserver/webhooks/twilio/inbound/"
+    form = {"From": str(responder.phone), "Body": "Ja", "MessageSid": "SMreply"}
+    response = client.post(url, form, HTTP_X_TWILIO_SIGNATURE=fake_twilio.sign(url, form))
+    assert response.status_code == 200
+
+    alert = Alert.objects.get(incident=incident, volunteer=responder)
+    assert alert.state == Alert.State.ACCEPTED
+    assert alert.role == Alert.Role.AED
+    assert alert.aed == aed
+    details = fake_twilio.wait_for_messages(9, timeout=20)[-1]
+    assert details.to == str(responder.phone)
+    assert ADDRESS in details.body and "4711" in details.body
+    # Nothing went out twice.
+    assert len(fake_fcm.messages) == 12
+    assert AlertDelivery.objects.filter(alert__incident=incident).count() == 21
