@@ -1,0 +1,133 @@
+"""Admin for dispatch: the policy is edited here; alerts and deliveries are a read-only record."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from alerts.models import Alert, AlertDelivery, DispatchPolicy, OutboxMessage
+
+
+@admin.register(DispatchPolicy)
+class DispatchPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "is_active",
+        "app_volunteers_per_wave",
+        "radius_m",
+        "max_radius_m",
+        "target_accepted",
+        "aed_fetchers",
+        "escalate_after_s",
+        "updated_at",
+    ]
+    list_filter = ["is_active"]
+    fieldsets = [
+        (None, {"fields": ["name", "is_active"]}),
+        (
+            _("Who is alerted"),
+            {
+                "fields": [
+                    "app_volunteers_per_wave",
+                    "radius_m",
+                    "location_max_age_s",
+                    "acceptance_max_distance_m",
+                ]
+            },
+        ),
+        (
+            _("Escalation"),
+            {
+                "fields": [
+                    "target_accepted",
+                    "escalate_after_s",
+                    "radius_step_m",
+                    "max_radius_m",
+                    "max_waves",
+                ]
+            },
+        ),
+        (_("AEDs"), {"fields": ["aed_fetchers", "aed_search_radius_m", "max_aed_detour_m"]}),
+        (_("Channels"), {"fields": ["push_receipt_timeout_s", "sms_validity_s"]}),
+    ]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record of what happened: nobody edits history by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DeliveryInline(admin.TabularInline):
+    model = AlertDelivery
+    fields = [
+        "channel",
+        "kind",
+        "state",
+        "attempts",
+        "provider_message_id",
+        "last_error",
+        "sent_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "incident",
+        "volunteer_id",
+        "pool",
+        "wave",
+        "state",
+        "role",
+        "aed",
+        "distance_m",
+        "created_at",
+    ]
+    list_filter = ["state", "role", "pool"]
+    list_select_related = ["incident__municipality", "aed"]
+    raw_id_fields = ["incident", "volunteer", "aed"]
+    exclude = ["volunteer_location"]
+    inlines = [DeliveryInline]
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "alert_id",
+        "channel",
+        "kind",
+        "state",
+        "attempts",
+        "last_error",
+        "updated_at",
+    ]
+    list_filter = ["state", "channel", "kind"]
+    search_fields = ["provider_message_id"]
+    show_full_result_count = False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "channel", "recipient_short", "body"]
+    list_filter = ["channel"]
+    search_fields = ["recipient"]
+
+    @admin.display(description=_("recipient"))
+    def recipient_short(self, obj):
+        return obj.recipient[:24]
