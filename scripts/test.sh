@@ -4,5 +4,6 @@
 source "$(dirname "$0")/lib.sh"
 export APP_MODE=test
 setup_all
+apt_install chromium fonts-dejavu-core  # headless browser tests (Playwright drives Debian's Chromium)
 log "Running the test suite"
 exec "$VENV/bin/pytest" "$@"
