@@ -81,3 +81,57 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     address = "Store Torv 1, 8000 Aarhus C"
     municipality = factory.LazyFunction(lambda: Municipality.objects.get(code="0751"))
     created_by = factory.SubFactory(UserFactory)
+
+
+# --- Appended for the dispatch tests (tests/alerts) ---------------------------------------------
+
+
+def square_around(lon: float, lat: float, half_side_deg: float = 0.01):
+    """A small square MultiPolygon centred on a point (about 1.1 km north-south per 0.01°)."""
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    d = half_side_deg
+    ring = ((lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d))
+    return MultiPolygon(Polygon((*ring, ring[0]), srid=4326), srid=4326)
+
+
+class LocalAreaFactory(factory.django.DjangoModelFactory):
+    """A 1-1-2 førstehjælper local area: by default a small square around Aarhus C."""
+
+    class Meta:
+        model = "volunteers.LocalArea"
+
+    name = factory.Sequence(lambda n: f"Lokalområde {n}")
+    municipality = factory.LazyFunction(lambda: Municipality.objects.get(code="0751"))
+    area = factory.LazyFunction(lambda: square_around(*AARHUS_C))
+    village_point = factory.LazyFunction(lambda: point(*AARHUS_C))
+
+
+class DispatchPolicyFactory(factory.django.DjangoModelFactory):
+    """The active dispatch policy; only one may be active at a time."""
+
+    class Meta:
+        model = "alerts.DispatchPolicy"
+
+    name = factory.Sequence(lambda n: f"Politik {n}")
+    is_active = True
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "alerts.Alert"
+
+    incident = factory.SubFactory(IncidentFactory)
+    volunteer = factory.SubFactory(VolunteerFactory)
+    pool = "app"
+    wave = 1
+    distance_m = 800
+
+
+class AlertDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "alerts.AlertDelivery"
+
+    alert = factory.SubFactory(AlertFactory)
+    channel = "sms"
+    kind = "alert"
