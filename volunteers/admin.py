@@ -152,9 +152,10 @@ def freshness_badge(measured_at, accuracy_m=None):
     else:
         css = "stale"
     text = _("%(age)s ago") % {"age": timesince(measured_at, depth=1)}
-    if accuracy_m is not None:
-        text = f"{text} (±{accuracy_m} m)"
-    return format_html('<span class="freshness freshness-{}">{}</span>', css, text)
+    accuracy = f"±{accuracy_m} m" if accuracy_m is not None else ""
+    return format_html(
+        '<span class="freshness freshness-{}" title="{}">{}</span>', css, accuracy, text
+    )
 
 
 @admin.register(LocalArea)
@@ -216,8 +217,8 @@ class VolunteerAdmin(PhoneSearchMixin, GeoAdmin):
     list_display = [
         "name",
         "phone",
-        "is_heart_runner",
-        "local_area",
+        "heart_runner",
+        "corps",
         "is_available",
         "phone_verified",
         "location_freshness",
@@ -272,6 +273,14 @@ class VolunteerAdmin(PhoneSearchMixin, GeoAdmin):
     @admin.display(description=_("name"))
     def name(self, obj):
         return obj.user.get_full_name() or obj.user.get_username()
+
+    @admin.display(description=_("Hjerteløber"), boolean=True)
+    def heart_runner(self, obj):
+        return obj.is_heart_runner
+
+    @admin.display(description=_("corps"))
+    def corps(self, obj):
+        return obj.local_area.name if obj.local_area_id else "–"
 
     @admin.display(description=_("phone verified"), boolean=True)
     def phone_verified(self, obj):

@@ -55,5 +55,35 @@
     });
   }
 
-  window.addEventListener("map:init", function (e) { addOutlines(e.detail.map); }, false);
+  var english = (document.documentElement.lang || "").slice(0, 2) === "en";
+  var OFFLINE_TEXT = english
+    ? "Background map unavailable: showing municipal boundaries"
+    : "Baggrundskort utilgængeligt: viser kommunegrænser";
+
+  // When no tile loads, say so and zoom out far enough for the outlines to give orientation.
+  function watchTiles(map) {
+    var loaded = 0, failed = 0, flagged = false;
+    map.eachLayer(function (layer) {
+      if (!(layer instanceof L.TileLayer)) return;
+      layer.on("tileload", function () { loaded++; });
+      layer.on("tileerror", function () {
+        failed++;
+        if (flagged || loaded > 0 || failed < 2) return;
+        flagged = true;
+        var note = L.control({ position: "bottomleft" });
+        note.onAdd = function () {
+          var div = L.DomUtil.create("div", "hjertealarm-offline-note");
+          div.textContent = OFFLINE_TEXT;
+          return div;
+        };
+        note.addTo(map);
+        if (map.getZoom() > 12) map.setZoom(12);
+      });
+    });
+  }
+
+  window.addEventListener("map:init", function (e) {
+    addOutlines(e.detail.map);
+    watchTiles(e.detail.map);
+  }, false);
 })();
