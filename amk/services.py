@@ -1,5 +1,6 @@
 """Writes for the territory: the DAGI reference geography, the gazetteer and the demo accounts."""
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,12 @@ PLACE_COAST_TOLERANCE_M = 1000
 
 def _silent(message: str) -> None:
     return None
+
+
+def synthetic_epoch() -> dt.date:
+    """January 1st of this year. Synthetic dates are drawn relative to it, so a seed gives the
+    same rows all year, and ages and expiry dates stay realistic as the years pass."""
+    return dt.date(dt.date.today().year, 1, 1)
 
 
 @dataclass

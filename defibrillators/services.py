@@ -1,0 +1,200 @@
+"""Writes for the AED registry: imports from OSM and CSV, and the synthetic demo AEDs."""
+
+import datetime as dt
+import random
+from pathlib import Path
+
+from django.contrib.gis.geos import Point
+from django.db import DatabaseError, transaction
+
+from amk.selectors import AnchorSampler
+from amk.services import ImportSummary, Progress, synthetic_epoch
+from config.exceptions import ApplicationError
+from defibrillators.importers import FORMATS, READERS, aed_fields, detect_format
+from defibrillators.models import Defibrillator
+
+
+def _apply(aed: Defibrillator, fields: dict) -> list[str]:
+    """Set the fields that differ; return their names."""
+    changed = [name for name, value in fields.items() if getattr(aed, name) != value]
+    for name in changed:
+        setattr(aed, name, fields[name])
+    return changed
+
+
+@transaction.atomic
+def defibrillators_import(
+    *, path: Path, file_format: str | None = None, progress: Progress
+) -> ImportSummary:
+    """Upsert AEDs by (source, source_id); a bad row is skipped with its reason.
+
+    Each row is written in its own savepoint, so one refused row loses nothing else, and a
+    file that fails as a whole (unreadable, wrong columns) writes nothing.
+    """
+    if not path.is_file():
+        raise ApplicationError(f"File not found: {path}")
+    file_format = file_format or detect_format(path)
+    if file_format not in FORMATS:
+        raise ApplicationError(f"Unknown format {file_format!r}: use one of {', '.join(FORMATS)}")
+    rows = list(READERS[file_format](path))
+    progress(f"{path.name}: {len(rows)} rows as {file_format}")
+    existing = {
+        (aed.source, aed.source_id): aed
+        for aed in Defibrillator.objects.filter(source_id__in={row.source_id for row in rows})
+    }
+    summary, seen = ImportSummary(), {}
+    for row in rows:
+        key = (row.source, row.source_id)
+        if key in seen:
+            summary.skip(row.label, f"duplicate of {seen[key]}")
+            continue
+        try:
+            fields = aed_fields(row)
+        except ValueError as exc:
+            summary.skip(row.label, str(exc))
+            continue
+        seen[key] = row.label
+        aed = existing.get(key) or Defibrillator(source=row.source, source_id=row.source_id)
+        changed = _apply(aed, fields)
+        if aed.pk and not changed:
+            summary.unchanged += 1
+            continue
+        try:
+            with transaction.atomic():
+                aed.save(update_fields=[*changed, "updated_at"] if aed.pk else None)
+        except DatabaseError as exc:
+            summary.skip(row.label, f"refused by the database: {exc}".strip())
+            continue
+        if key in existing:
+            summary.updated += 1
+        else:
+            summary.created += 1
+    return summary
+
+
+# --- Synthetic demo AEDs ------------------------------------------------------------------------
+
+SYNTHETIC_NAME = "Hjertestarter (syntetisk) – {}"
+SYNTHETIC_PREFIX = "demo-aed-"
+AED_JITTER_M = 1000
+OUTDOOR_24_7_SHARE = 2 / 3
+INACTIVE_SHARE = 0.03
+OUTDOOR_PLACEMENTS = (
+    "På facaden ved hovedindgangen", "Ved cykelstativet", "På gavlen mod parkeringspladsen",
+    "I varmeskab ved busstoppestedet", "Ved indgangen til hallen", "På muren ved købmanden",
+    "Ved klubhuset", "Ved kirkens våbenhus", "Ved legepladsen",
+)  # fmt: skip
+INDOOR_PLACEMENTS = (
+    "I forhallen", "Ved receptionen", "I kantinen", "Ved elevatoren i stueetagen",
+    "I omklædningsrummet", "Bag kassen", "I personalerummet", "Ved informationen",
+)  # fmt: skip
+INDOOR_OPENING_HOURS = (
+    "Mo-Fr 07:00-17:00", "Mo-Su 06:00-22:00", "Mo-Fr 08:00-16:00; Sa 09:00-13:00",
+    "Mo-Sa 08:00-20:00", "Mo-Th 08:00-16:00; Fr 08:00-14:00", "Mo-Su 07:00-21:00",
+)  # fmt: skip
+OWNERS = (
+    "Dagli'Brugsen", "Idrætsforeningen", "Grundejerforeningen", "Sparekassen", "Kommunen",
+    "Forsamlingshuset", "Skolen", "Menighedsrådet", "Borgerforeningen", "Lokalrådet",
+    "Tandlægehuset", "Campingpladsen",
+)  # fmt: skip
+STREETS = (
+    "Hovedgaden", "Skolevej", "Kirkevej", "Stationsvej", "Møllevej", "Bygaden", "Søndergade",
+    "Nørregade", "Vestergade", "Østergade", "Skovvej", "Engvej",
+)  # fmt: skip
+
+
+def _synthetic_aed(source_id: str, *, seed: int, sampler: AnchorSampler) -> Defibrillator:
+    """One AED from its own random stream (seeded by its id), so it is the same on every run."""
+    rng = random.Random(f"{seed}/{source_id}")
+    anchor = sampler.draw(rng)
+    lon, lat = anchor.jittered(rng, AED_JITTER_M)
+    outdoor = rng.random() < OUTDOOR_24_7_SHARE
+    aed = Defibrillator(
+        source=Defibrillator.Source.SYNTHETIC,
+        source_id=source_id,
+        synthetic=True,
+        name=SYNTHETIC_NAME.format(anchor.name),
+        location=Point(lon, lat, srid=4326),
+        address=f"{rng.choice(STREETS)} {rng.randint(1, 120)}, {anchor.name}",
+        indoor=not outdoor,
+        placement=rng.choice(OUTDOOR_PLACEMENTS if outdoor else INDOOR_PLACEMENTS),
+        opening_hours="24/7" if outdoor else rng.choice(INDOOR_OPENING_HOURS),
+        floor="" if outdoor else rng.choice(("", "0", "1")),
+        owner_name=rng.choice(OWNERS),
+    )
+    if not outdoor and rng.random() < 0.3:
+        aed.access = Defibrillator.Access.RESTRICTED
+    if rng.random() < 0.25:
+        aed.cabinet_code = f"{rng.randint(0, 9999):04d}"
+    if rng.random() < INACTIVE_SHARE:
+        aed.status = Defibrillator.Status.INACTIVE
+    if rng.random() < 0.6:
+        aed.battery_expires_on = synthetic_epoch() + dt.timedelta(days=rng.randint(-60, 1500))
+    if rng.random() < 0.6:
+        aed.pads_expire_on = synthetic_epoch() + dt.timedelta(days=rng.randint(-30, 900))
+    return aed
+
+
+@transaction.atomic
+def synthetic_defibrillators_generate(
+    *, seed: int, count: int, sampler: AnchorSampler, replace: bool = False, progress: Progress
+) -> ImportSummary:
+    """AEDs near real places by population, clearly marked synthetic.
+
+    Like the volunteers: only missing ones are created, extra ones are kept, ``replace``
+    deletes every synthetic AED first (the corps' AEDs too; they are recreated after).
+    """
+    if count < 0:
+        raise ApplicationError("The number of AEDs must not be negative.")
+    synthetic = Defibrillator.objects.filter(source=Defibrillator.Source.SYNTHETIC)
+    if replace:
+        deleted, _ = synthetic.delete()
+        progress(f"Deleted {deleted} synthetic AEDs and their links.")
+    wanted = [f"{SYNTHETIC_PREFIX}{i:06d}" for i in range(1, count + 1)]
+    stored = {
+        aed.source_id: aed
+        for aed in synthetic.filter(source_id__startswith=SYNTHETIC_PREFIX).only(
+            "source_id", "name", "location"
+        )
+    }
+    if wanted and wanted[0] in stored:
+        expected = _synthetic_aed(wanted[0], seed=seed, sampler=sampler)
+        if (expected.name, expected.location) != (
+            stored[wanted[0]].name,
+            stored[wanted[0]].location,
+        ):
+            raise ApplicationError(
+                f"The synthetic AEDs were generated with another seed than {seed}: "
+                "use --replace to regenerate them."
+            )
+    missing = [source_id for source_id in wanted if source_id not in stored]
+    summary = ImportSummary(unchanged=count - len(missing))
+    if len(stored) > summary.unchanged:
+        progress(
+            f"Kept {len(stored) - summary.unchanged} synthetic AEDs beyond the requested size "
+            "(use --replace to shrink)."
+        )
+    created = Defibrillator.objects.bulk_create(
+        [_synthetic_aed(source_id, seed=seed, sampler=sampler) for source_id in missing],
+        batch_size=1000,
+    )
+    summary.created = len(created)
+    return summary
+
+
+def synthetic_defibrillator_ensure(
+    *, source_id: str, place_name: str, location: Point, placement: str
+) -> tuple[Defibrillator, bool]:
+    """A synthetic 24/7 public AED at a given spot (e.g. a corps' own), created once."""
+    return Defibrillator.objects.get_or_create(
+        source=Defibrillator.Source.SYNTHETIC,
+        source_id=source_id,
+        defaults={
+            "synthetic": True,
+            "name": SYNTHETIC_NAME.format(place_name),
+            "location": location,
+            "placement": placement,
+            "opening_hours": "24/7",
+            "access": Defibrillator.Access.PUBLIC,
+        },
+    )
