@@ -2,6 +2,7 @@
 
 import bisect
 import csv
+import datetime as dt
 import itertools
 import math
 import random
@@ -9,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.gis.db.models.functions import PointOnSurface
+from django.contrib.gis.db.models.functions import Distance, PointOnSurface
 from django.contrib.gis.geos import Point
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -23,8 +26,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Length
+from django.utils import timezone
+from django.utils.translation import gettext
 
-from amk.models import Municipality, Place, Postcode, Region
+from amk.models import Incident, IncidentEvent, Municipality, Place, Postcode, Region
 from config.exceptions import ApplicationError
 
 METRES_PER_DEGREE_LAT = 111_320
@@ -242,3 +247,258 @@ def service_region_anchor_sampler(*, population_csv: Path) -> AnchorSampler:
         fallback = [Anchor(municipality.name, municipality.surface.x, municipality.surface.y)]
         weighted.append((population[key], by_municipality.get(municipality.code, fallback)))
     return AnchorSampler(weighted)
+
+
+# --- The dispatcher console ------------------------------------------------------------------
+
+CONSOLE_ENDED_WITHIN = dt.timedelta(hours=24)
+BOARD_AED_RADIUS_M = 2000
+# A dispatched incident still pending after this long means the queue or worker is stuck.
+DISPATCH_STUCK_AFTER = dt.timedelta(seconds=15)
+
+
+def console_incidents(*, now: dt.datetime | None = None) -> QuerySet:
+    """Open incidents first, then those ended in the last 24 h; counts annotated (one query)."""
+    from alerts.models import Alert
+
+    now = now or timezone.now()
+    accepted = [Alert.Role.CPR, Alert.Role.AED]
+    return (
+        Incident.objects.filter(
+            Q(state__in=Incident.OPEN_STATES) | Q(closed_at__gte=now - CONSOLE_ENDED_WITHIN)
+        )
+        .select_related("municipality")
+        .defer("municipality__area")
+        .annotate(
+            alerted_count=Count("alerts"),
+            accepted_count=Count("alerts", filter=Q(alerts__role__in=accepted)),
+            responding_count=Count("alerts", filter=Q(alerts__state__in=Alert.RESPONDING_STATES)),
+            ended=Case(
+                When(state__in=Incident.OPEN_STATES, then=Value(False)),
+                default=Value(True),
+                output_field=BooleanField(),
+            ),
+        )
+        .order_by("ended", "-created_at")
+    )
+
+
+def _local_time(moment: dt.datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%H:%M:%S") if moment else ""
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _latlon(point: Point | None) -> list[float] | None:
+    return [round(point.y, 6), round(point.x, 6)] if point else None
+
+
+def _board_alert(alert, *, policy, now: dt.datetime) -> dict:
+    from alerts.models import Alert
+
+    responding = alert.state in Alert.RESPONDING_STATES
+    volunteer = alert.volunteer
+    row = {
+        "id": alert.pk,
+        "label": gettext("Volunteer #%(id)s") % {"id": alert.volunteer_id or "–"},
+        "state": alert.state,
+        "state_label": str(alert.get_state_display()),
+        "responding": responding,
+        "role": alert.role,
+        "role_label": str(alert.get_role_display()) if alert.role else "",
+        "pool": alert.pool,
+        "pool_label": str(alert.get_pool_display()),
+        "wave": alert.wave,
+        "distance_m": alert.distance_m,
+        "aed": alert.aed.name if alert.aed else None,
+        "updated_at": _iso(alert.updated_at),
+        "updated_local": _local_time(alert.updated_at),
+        "deliveries": [
+            {
+                "channel": d.channel,
+                "channel_label": str(d.get_channel_display()),
+                "kind": d.kind,
+                "kind_label": str(d.get_kind_display()),
+                "state": d.state,
+                "state_label": str(d.get_state_display()),
+                "error": d.last_error if d.state == d.State.FAILED else "",
+            }
+            for d in alert.deliveries.all()
+        ],
+        "name": "",
+        "phone": "",
+        "position": None,
+        "position_source": "",
+    }
+    # Minimal personal data: a name and a number only for someone on the way, to call them.
+    if responding and volunteer is not None:
+        row["name"] = volunteer.user.first_name
+        row["phone"] = str(volunteer.phone)
+        fresh = volunteer.location_updated_at and now - volunteer.location_updated_at <= (
+            dt.timedelta(seconds=policy.location_max_age_s)
+        )
+        if volunteer.location and fresh:
+            row["position"], row["position_source"] = _latlon(volunteer.location), "live"
+        elif alert.volunteer_location:
+            row["position"], row["position_source"] = _latlon(alert.volunteer_location), "alert"
+    return row
+
+
+def _board_counts(alerts) -> dict:
+    from alerts.models import Alert, AlertDelivery
+
+    def any_delivery(alert, states) -> bool:
+        return any(
+            d.kind == AlertDelivery.Kind.ALERT and d.state in states for d in alert.deliveries.all()
+        )
+
+    handed_over = (AlertDelivery.State.SENT, AlertDelivery.State.DELIVERED)
+    return {
+        "alerted": len(alerts),
+        "waiting": sum(a.state in Alert.WAITING_STATES for a in alerts),
+        "sent": sum(any_delivery(a, handed_over) for a in alerts),
+        "delivered": sum(
+            a.received_at is not None or any_delivery(a, (AlertDelivery.State.DELIVERED,))
+            for a in alerts
+        ),
+        "accepted": sum(bool(a.role) for a in alerts),
+        "declined": sum(a.state == Alert.State.DECLINED for a in alerts),
+        "failed": sum(a.state == Alert.State.FAILED for a in alerts),
+        "on_the_way": sum(
+            a.state in (Alert.State.ACCEPTED, Alert.State.EN_ROUTE, Alert.State.AED_COLLECTED)
+            for a in alerts
+        ),
+        "on_scene": sum(a.state == Alert.State.ON_SCENE for a in alerts),
+        "responding": sum(a.state in Alert.RESPONDING_STATES for a in alerts),
+    }
+
+
+def _board_warnings(incident: Incident, counts: dict, policy, now: dt.datetime) -> list[str]:
+    warnings = []
+    if not incident.is_open or incident.exclusion_reasons:
+        return warnings
+    age = now - incident.created_at
+    if incident.state == Incident.State.PENDING_DISPATCH and age > DISPATCH_STUCK_AFTER:
+        warnings.append(
+            gettext("Not dispatched after %(s)d s: check the dispatch worker.")
+            % {"s": age.total_seconds()}
+        )
+    elif age.total_seconds() >= policy.escalate_after_s and (
+        counts["responding"] < policy.target_accepted
+    ):
+        warnings.append(
+            gettext("Only %(n)d of %(target)d volunteers have accepted after %(s)d s.")
+            % {
+                "n": counts["responding"],
+                "target": policy.target_accepted,
+                "s": age.total_seconds(),
+            }
+        )
+    return warnings
+
+
+def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
+    """Everything the live incident page shows, as JSON-ready data, in a constant six queries.
+
+    Raises Incident.DoesNotExist for an unknown id.
+    """
+    from alerts.models import Alert, AlertDelivery
+    from alerts.selectors import dispatch_policy_current
+    from defibrillators.availability import aed_is_available
+    from defibrillators.models import Defibrillator
+
+    now = now or timezone.now()
+    incident = (
+        Incident.objects.select_related("municipality")
+        .defer("municipality__area")
+        .get(pk=incident_id)
+    )
+    policy = dispatch_policy_current()
+    alerts = list(
+        Alert.objects.filter(incident_id=incident_id)
+        .select_related("volunteer__user", "aed")
+        .prefetch_related(
+            Prefetch("deliveries", queryset=AlertDelivery.objects.order_by("created_at", "pk"))
+        )
+        .order_by("distance_m", "pk")
+    )
+    events = (
+        IncidentEvent.objects.filter(incident_id=incident_id)
+        .select_related("actor")
+        .order_by("-created_at", "-pk")
+    )
+    aeds = (
+        Defibrillator.objects.filter(location__dwithin=(incident.location, BOARD_AED_RADIUS_M))
+        .annotate(distance=Distance("location", incident.location))
+        .defer("source_tags")
+        .order_by("distance")[:100]
+    )
+    claimed = {a.aed_id for a in alerts if a.aed_id}
+    counts = _board_counts(alerts)
+    # Responders first, then those not yet answered, then the rest; nearest first within each.
+    rank = dict.fromkeys(Alert.RESPONDING_STATES, 0) | dict.fromkeys(Alert.WAITING_STATES, 1)
+    alerts.sort(key=lambda a: (rank.get(a.state, 2), a.distance_m is None, a.distance_m or 0))
+    return {
+        "generated_at": _iso(now),
+        "incident": {
+            "id": incident.pk,
+            "state": incident.state,
+            "state_label": str(incident.get_state_display()),
+            "is_open": incident.is_open,
+            "address": incident.address,
+            "municipality": incident.municipality.name,
+            "note": incident.note,
+            "location": _latlon(incident.location),
+            "wave": incident.dispatch_wave,
+            "radius_m": incident.dispatch_radius_m,
+            "created_at": _iso(incident.created_at),
+            "created_local": _local_time(incident.created_at),
+            "age_s": int((now - incident.created_at).total_seconds()),
+            "closed_at": _iso(incident.closed_at),
+            "closed_local": _local_time(incident.closed_at),
+            "exclusion_reasons": [
+                str(Incident.Exclusion(r).label)
+                for r in incident.exclusion_reasons
+                if r in Incident.Exclusion.values
+            ],
+        },
+        "policy": {
+            "target_accepted": policy.target_accepted,
+            "escalate_after_s": policy.escalate_after_s,
+            "max_waves": policy.max_waves,
+        },
+        "counts": counts,
+        "warnings": _board_warnings(incident, counts, policy, now),
+        "alerts": [_board_alert(a, policy=policy, now=now) for a in alerts],
+        "aeds": [
+            {
+                "id": aed.pk,
+                "name": aed.name,
+                "address": aed.address,
+                "placement": aed.placement,
+                "opening_hours": aed.opening_hours,
+                "location": _latlon(aed.location),
+                "distance_m": round(aed.distance.m),
+                "availability": (
+                    "inactive"
+                    if aed.status != Defibrillator.Status.ACTIVE
+                    else ("available" if aed_is_available(aed, now) else "closed")
+                ),
+                "claimed": aed.pk in claimed,
+                "synthetic": aed.synthetic,
+            }
+            for aed in aeds
+        ],
+        "events": [
+            {
+                "time": _iso(e.created_at),
+                "time_local": _local_time(e.created_at),
+                "kind": e.kind,
+                "message": e.message,
+                "actor": (e.actor.get_full_name() or e.actor.get_username()) if e.actor else "",
+            }
+            for e in events
+        ],
+    }

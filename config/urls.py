@@ -1,5 +1,7 @@
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from alerts import webhooks
 from config import views
@@ -10,4 +12,15 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
+    path("", RedirectView.as_view(pattern_name="amk:incident_list"), name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            next_page="amk:incident_list", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("console/", include("amk.urls")),
+    path("demo/", include("alerts.urls")),
 ]

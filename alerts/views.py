@@ -1,0 +1,145 @@
+"""The demo's simulated phone: what each volunteer received through the outbox backends.
+
+Only in demo mode (settings.APP_MODE == "demo"), and only for dispatchers: the messages are
+personal. Answers go through alerts.services, as an SMS reply would.
+"""
+
+import functools
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from alerts import services
+from alerts.models import Alert, AlertDelivery, OutboxMessage
+from amk.models import Incident
+from amk.views import dispatcher_required
+from config.exceptions import ApplicationError
+from volunteers.models import Device, Volunteer
+
+PHONE_REFRESH_MS = 3000
+PHONE_MESSAGES_SHOWN = 50
+
+
+def demo_only(view):
+    """404 unless the installation runs in demo mode; then the console's access rule."""
+    protected = dispatcher_required(view)
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if settings.APP_MODE != "demo":
+            raise Http404
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _open_alerts(volunteer: Volunteer):
+    return (
+        Alert.objects.filter(
+            volunteer=volunteer,
+            state__in=Alert.WAITING_STATES,
+            incident__state__in=Incident.OPEN_STATES,
+        )
+        .select_related("incident__municipality")
+        .defer("incident__municipality__area")
+        .order_by("-created_at")
+    )
+
+
+def _assignments(volunteer: Volunteer):
+    return (
+        Alert.objects.filter(volunteer=volunteer, state__in=Alert.RESPONDING_STATES)
+        .select_related("incident__municipality", "aed")
+        .defer("incident__municipality__area")
+        .order_by("-created_at")
+    )
+
+
+@never_cache
+@require_GET
+@demo_only
+def phone_list(request):
+    # The newest message to the volunteer: SMS to their number, push to one of their devices.
+    last_message = (
+        OutboxMessage.objects.filter(
+            Q(channel=AlertDelivery.Channel.SMS, recipient=OuterRef("phone"))
+            | Q(
+                channel=AlertDelivery.Channel.PUSH,
+                recipient__in=Device.objects.filter(volunteer=OuterRef(OuterRef("pk"))).values(
+                    "push_token"
+                ),
+            )
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    volunteers = (
+        Volunteer.objects.annotate(
+            last_message_at=Subquery(last_message),
+            open_alerts=Count(
+                "alerts",
+                filter=Q(
+                    alerts__state__in=Alert.WAITING_STATES,
+                    alerts__incident__state__in=Incident.OPEN_STATES,
+                ),
+            ),
+        )
+        .filter(last_message_at__isnull=False)
+        .select_related("user")
+        .order_by("-last_message_at")[:200]
+    )
+    return render(
+        request,
+        "alerts/phone_list.html",
+        {"volunteers": volunteers, "refresh_ms": PHONE_REFRESH_MS},
+    )
+
+
+@never_cache
+@require_GET
+@demo_only
+def phone_detail(request, volunteer_id: int):
+    volunteer = get_object_or_404(Volunteer.objects.select_related("user"), pk=volunteer_id)
+    tokens = list(volunteer.devices.values_list("push_token", flat=True))
+    inbox = OutboxMessage.objects.filter(
+        Q(channel=AlertDelivery.Channel.SMS, recipient=str(volunteer.phone))
+        | Q(channel=AlertDelivery.Channel.PUSH, recipient__in=tokens)
+    ).order_by("-created_at", "-pk")[:PHONE_MESSAGES_SHOWN]
+    context = {
+        "volunteer": volunteer,
+        "inbox": inbox,
+        "open_alerts": _open_alerts(volunteer),
+        "assignments": _assignments(volunteer),
+        "refresh_ms": PHONE_REFRESH_MS,
+    }
+    if request.GET.get("fragment") == "screen":
+        return render(request, "alerts/_phone_screen.html", context)
+    return render(request, "alerts/phone_detail.html", context)
+
+
+@require_POST
+@demo_only
+def phone_answer(request, volunteer_id: int, alert_id: int):
+    volunteer = get_object_or_404(Volunteer, pk=volunteer_id)
+    answer = request.POST.get("answer")
+    try:
+        if answer == "accept":
+            alert = services.alert_accept(alert_id=alert_id, volunteer=volunteer, by_sms=True)
+            messages.success(
+                request,
+                _("JA sent. Role: %(role)s") % {"role": alert.get_role_display()},
+            )
+        elif answer == "decline":
+            services.alert_decline(alert_id=alert_id, volunteer=volunteer)
+            messages.info(request, _("NEJ sent."))
+        else:
+            messages.error(request, _("Unknown answer."))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("alerts:phone_detail", volunteer_id=volunteer_id)

@@ -1,0 +1,206 @@
+/*
+ * The live incident page: renders the board JSON (amk.selectors.incident_board) into the page
+ * and the map, then polls it every couple of seconds without reloading.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("board");
+  var T = JSON.parse(document.getElementById("board-i18n").textContent);
+  var config = HjMap.readConfig("map-config");
+  var url = root.dataset.boardUrl;
+  var refreshMs = parseInt(root.dataset.refreshMs, 10) || 2000;
+  var wasOpen = root.dataset.open === "1";
+  var board = JSON.parse(document.getElementById("board-data").textContent);
+
+  // --- tiny DOM helpers ---------------------------------------------------------------------
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "class") el.className = attrs[k];
+      else if (k === "text") el.textContent = attrs[k];
+      else el.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined || c === "") return;
+      el.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+    });
+    return el;
+  }
+  function replace(el, children) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+    children.forEach(function (c) { el.appendChild(c); });
+  }
+  function km(m) {
+    if (m === null || m === undefined) return "–";
+    if (m < 1000) return m + " m";
+    return (m / 1000).toFixed(1).replace(".", ",") + " km";
+  }
+  function age(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    if (seconds < 60) return seconds + " " + T.seconds;
+    if (seconds < 3600) return Math.floor(seconds / 60) + " " + T.minutes + " " + (seconds % 60 < 10 ? "0" : "") + (seconds % 60) + " " + T.seconds;
+    var m = Math.floor((seconds % 3600) / 60);
+    return Math.floor(seconds / 3600) + " " + T.hours + " " + (m < 10 ? "0" : "") + m + " " + T.minutes;
+  }
+  function badge(state, label, extra) {
+    return h("span", { class: "badge state-" + state + (extra ? " " + extra : ""), text: label });
+  }
+
+  // --- map ----------------------------------------------------------------------------------
+  var loc = board.incident.location;
+  var map = HjMap.create(document.getElementById("map"), Object.assign({}, config, { center: loc, zoom: 14 }));
+  window.hjMap = map;
+  var incidentIcon = L.divIcon({ className: "pin pin-incident", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 28] });
+  L.marker(loc, { icon: incidentIcon, keyboard: false, zIndexOffset: 1000 }).addTo(map).bindTooltip(T.patient);
+  L.circle(loc, { radius: 2000, color: "#64748b", weight: 1, dashArray: "2 6", fill: false, interactive: false }).addTo(map);
+  var radiusCircle = null;
+  var aedLayer = L.layerGroup().addTo(map);
+  var responderLayer = L.layerGroup().addTo(map);
+  var aedSignature = null;
+  var responderSignature = null;
+  map.fitBounds(L.latLng(loc).toBounds(4200));
+
+  function renderMap(b) {
+    var r = b.incident.radius_m;
+    if (r && (!radiusCircle || radiusCircle.getRadius() !== r)) {
+      if (radiusCircle) radiusCircle.remove();
+      radiusCircle = L.circle(loc, { radius: r, color: "#b3261e", weight: 1.5, opacity: 0.5, dashArray: "6 6", fill: true, fillOpacity: 0.03, interactive: false }).addTo(map);
+    }
+    var aSig = JSON.stringify(b.aeds.map(function (a) { return [a.id, a.availability, a.claimed]; }));
+    if (aSig !== aedSignature) {
+      aedSignature = aSig;
+      aedLayer.clearLayers();
+      b.aeds.forEach(function (a) {
+        var icon = L.divIcon({ className: "aed-icon aed-" + a.availability + (a.claimed ? " aed-claimed" : ""), html: "<span>+</span>", iconSize: [18, 18], iconAnchor: [9, 9] });
+        var popup = h("div", { class: "popup" }, [
+          h("strong", { text: a.name }), h("br"), a.address, a.address ? h("br") : null,
+          a.placement, a.placement ? h("br") : null,
+          T[a.availability] + " · " + a.opening_hours + " · " + km(a.distance_m),
+          a.claimed ? h("div", { class: "tag tag-green", text: T.claimed }) : null,
+        ]);
+        L.marker(a.location, { icon: icon, keyboard: false }).bindPopup(popup).addTo(aedLayer);
+      });
+    }
+    var responders = b.alerts.filter(function (a) { return a.responding && a.position; });
+    var rSig = JSON.stringify(responders.map(function (a) { return [a.id, a.position, a.state]; }));
+    if (rSig !== responderSignature) {
+      responderSignature = rSig;
+      responderLayer.clearLayers();
+      responders.forEach(function (a) {
+        var icon = L.divIcon({ className: "responder-icon role-" + (a.role || "none"), html: "<span>" + (a.name ? a.name.charAt(0).toUpperCase() : "•") + "</span>", iconSize: [26, 26], iconAnchor: [13, 13] });
+        L.marker(a.position, { icon: icon, keyboard: false, zIndexOffset: 500 })
+          .bindTooltip((a.name || a.label) + " · " + a.state_label + " · " + (a.position_source === "live" ? T.live : T.atAlert))
+          .addTo(responderLayer);
+      });
+    }
+  }
+
+  // --- board --------------------------------------------------------------------------------
+  function render(b) {
+    var inc = b.incident;
+    var state = root.querySelector("[data-field=state]");
+    state.className = "badge badge-xl state-" + inc.state;
+    state.textContent = inc.state_label;
+    root.querySelector("[data-field=wave]").textContent = inc.wave
+      ? T.wave + " " + inc.wave + " " + T.of + " " + b.policy.max_waves + (inc.radius_m ? " · " + T.radius + " " + km(inc.radius_m) : "")
+      : (inc.is_open && !inc.exclusion_reasons.length ? T.notDispatched : "");
+
+    replace(document.getElementById("warnings"), b.warnings.map(function (w) {
+      return h("div", { class: "alert-box alert-danger warning-big", text: "⚠ " + w });
+    }));
+
+    Object.keys(b.counts).forEach(function (k) {
+      root.querySelectorAll("[data-count=" + k + "]").forEach(function (el) { el.textContent = b.counts[k]; });
+    });
+
+    var escalate = document.getElementById("escalate-form");
+    if (escalate) escalate.hidden = inc.state !== "dispatching";
+
+    var responders = b.alerts.filter(function (a) { return a.responding; });
+    replace(document.getElementById("responders"), responders.length ? responders.map(function (a) {
+      return h("tr", { class: "alert-row", "data-alert": a.id }, [
+        h("td", {}, [h("strong", { text: a.name || a.label }), " ", h("span", { class: "muted small", text: a.label })]),
+        h("td", {}, [a.phone ? h("a", { class: "phone", href: "tel:" + a.phone, text: a.phone }) : "–"]),
+        h("td", {}, [a.role === "aed"
+          ? h("span", { class: "tag tag-amber", text: T.fetch + ": " + (a.aed || "") })
+          : h("span", { class: "tag tag-green", text: a.role_label })]),
+        h("td", {}, [badge(a.state, a.state_label, "badge-md")]),
+        h("td", { class: "num", text: km(a.distance_m) }),
+        h("td", { class: "muted", text: a.updated_local }),
+      ]);
+    }) : [h("tr", {}, [h("td", { colspan: "6", class: "empty", text: T.noResponders })])]);
+
+    replace(document.getElementById("alerts"), b.alerts.length ? b.alerts.map(function (a) {
+      return h("tr", { class: "alert-row", "data-alert": a.id }, [
+        h("td", { text: a.label }),
+        h("td", { class: "small", text: a.pool_label }),
+        h("td", { text: a.wave }),
+        h("td", { class: "num", text: km(a.distance_m) }),
+        h("td", {}, [badge(a.state, a.state_label)]),
+        h("td", { class: "channels" }, a.deliveries.map(function (d) {
+          return h("span", { class: "chip delivery-" + d.state, title: d.kind_label + (d.error ? ": " + d.error : "") },
+            [d.channel_label + " " + d.state_label + (d.kind !== "alert" ? " (" + d.kind_label + ")" : "") + (d.error ? ": " + d.error : "")]);
+        })),
+        h("td", { class: "muted small", text: a.updated_local }),
+      ]);
+    }) : [h("tr", {}, [h("td", { colspan: "7", class: "empty", text: T.noAlerts })])]);
+
+    replace(document.getElementById("timeline"), b.events.length ? b.events.map(function (e) {
+      return h("li", { class: "event event-" + e.kind }, [
+        h("time", { datetime: e.time, text: e.time_local }),
+        h("span", { class: "msg", text: e.message }),
+        e.actor ? h("span", { class: "actor", text: e.actor }) : null,
+      ]);
+    }) : [h("li", { class: "empty", text: T.none })]);
+
+    replace(document.getElementById("aeds"), b.aeds.length ? b.aeds.map(function (a) {
+      return h("li", { class: "aed aed-row-" + a.availability }, [
+        h("span", { class: "sq sq-" + a.availability }),
+        h("span", { class: "aed-name" }, [h("strong", { text: a.name }), " ", h("span", { class: "muted small", text: km(a.distance_m) })]),
+        h("span", { class: "aed-state small", text: T[a.availability] + (a.claimed ? " · " + T.claimed : "") + (a.synthetic ? " · " + T.synthetic : "") }),
+      ]);
+    }) : [h("li", { class: "empty", text: T.noAeds })]);
+
+    renderMap(b);
+  }
+
+  // The age ticks every second between polls.
+  var created = Date.parse(board.incident.created_at);
+  var offset = Date.parse(board.generated_at) - Date.now();
+  function tickAge() {
+    var field = root.querySelector("[data-field=age]");
+    if (!field || board.incident.closed_at) return;
+    field.textContent = age((Date.now() + offset - created) / 1000);
+  }
+
+  function poll() {
+    if (document.hidden) return window.setTimeout(poll, refreshMs);
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.redirected || r.status === 403) { window.location.reload(); throw new Error("auth"); }
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (b) {
+        board = b;
+        offset = Date.parse(b.generated_at) - Date.now();
+        document.getElementById("board-stale").hidden = true;
+        if (wasOpen && !b.incident.is_open) { window.location.reload(); return; }
+        render(b);
+      })
+      .catch(function () { document.getElementById("board-stale").hidden = false; })
+      .then(function () { window.setTimeout(poll, refreshMs); });
+  }
+
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+    });
+  });
+
+  render(board);
+  tickAge();
+  window.setInterval(tickAge, 1000);
+  window.setTimeout(poll, refreshMs);
+})();

@@ -1,0 +1,168 @@
+/*
+ * New incident: the map, the place search and the coordinates field set one point together.
+ * The coordinates field is what is submitted ("lat, lon"); the server parses it again.
+ */
+(function () {
+  "use strict";
+
+  var DK = { lonMin: 8.0, latMin: 54.5, lonMax: 15.25, latMax: 57.8 };
+  var field = document.getElementById("id_location");
+  var status = document.getElementById("coord-status");
+  var config = HjMap.readConfig("map-config");
+  var map = HjMap.create(document.getElementById("map"), config);
+  var marker = null;
+  window.hjMap = map;
+
+  function inDenmark(lat, lon) {
+    return lon >= DK.lonMin && lon <= DK.lonMax && lat >= DK.latMin && lat <= DK.latMax;
+  }
+
+  // Mirrors amk.forms.parse_coordinates.
+  function parse(text) {
+    var cleaned = (text || "").replace(/[°º]/g, " ").replace(/(^|[^A-Za-zÆØÅæøå])[NSEWØVnsewøv](?=$|[^A-Za-zÆØÅæøå])/g, "$1 ");
+    var numbers = cleaned.match(/[-+]?\d+(?:[.,]\d+)?/g);
+    if (!numbers || numbers.length !== 2) return null;
+    var a = parseFloat(numbers[0].replace(",", "."));
+    var b = parseFloat(numbers[1].replace(",", "."));
+    var lat = a, lon = b;
+    if (!inDenmark(lat, lon) && inDenmark(b, a)) { lat = b; lon = a; }
+    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+    return { lat: lat, lon: lon };
+  }
+
+  function format(lat, lon) { return lat.toFixed(5) + ", " + lon.toFixed(5); }
+
+  var pinIcon = L.divIcon({ className: "pin pin-incident", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 28] });
+
+  function setPoint(lat, lon, opts) {
+    opts = opts || {};
+    var latlng = L.latLng(lat, lon);
+    if (!marker) {
+      marker = L.marker(latlng, { icon: pinIcon, draggable: true, keyboard: false, autoPan: true }).addTo(map);
+      marker.on("dragend", function () {
+        var p = marker.getLatLng();
+        setPoint(p.lat, p.lng, { keepView: true });
+      });
+    } else {
+      marker.setLatLng(latlng);
+    }
+    if (opts.writeField !== false) field.value = format(lat, lon);
+    status.textContent = "✓ " + lat.toFixed(5) + "° N, " + lon.toFixed(5) + "° E";
+    status.className = "coord-status ok";
+    if (opts.zoom) map.setView(latlng, opts.zoom);
+    else if (!opts.keepView && !map.getBounds().pad(-0.1).contains(latlng)) map.panTo(latlng);
+  }
+
+  map.on("click", function (e) { setPoint(e.latlng.lat, e.latlng.lng, { keepView: true }); });
+
+  field.addEventListener("input", function () {
+    var p = parse(field.value);
+    if (p) setPoint(p.lat, p.lon, { writeField: false, zoom: Math.max(map.getZoom(), 14) });
+    else if (field.value.trim()) {
+      status.textContent = status.dataset.invalidText;
+      status.className = "coord-status bad";
+    } else {
+      status.textContent = "";
+    }
+  });
+
+  var initial = parse(field.value);
+  if (initial) setPoint(initial.lat, initial.lon, { writeField: false, zoom: 14 });
+
+  // --- Place search -------------------------------------------------------------------------
+  var q = document.getElementById("place-q");
+  var list = document.getElementById("place-results");
+  var results = [];
+  var active = -1;
+  var timer = null;
+  var seq = 0;
+
+  function render() {
+    list.innerHTML = "";
+    if (!results.length) {
+      if (q.value.trim()) {
+        var none = document.createElement("li");
+        none.className = "none";
+        none.textContent = q.dataset.noneText;
+        list.appendChild(none);
+        list.hidden = false;
+      } else {
+        list.hidden = true;
+      }
+      return;
+    }
+    results.forEach(function (r, i) {
+      var li = document.createElement("li");
+      li.setAttribute("role", "option");
+      li.className = (i === active ? "active " : "") + (r.in_service_region ? "" : "outside");
+      var name = document.createElement("strong");
+      name.textContent = r.label;
+      var where = document.createElement("span");
+      where.className = "muted";
+      where.textContent = " " + (r.municipality || "") + (r.in_service_region ? "" : " · " + q.dataset.outsideText);
+      li.appendChild(name);
+      li.appendChild(where);
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(i); });
+      list.appendChild(li);
+    });
+    list.hidden = false;
+  }
+
+  function choose(i) {
+    var r = results[i];
+    if (!r) return;
+    setPoint(r.lat, r.lon, { zoom: r.kind === "postcode" ? 13 : 14 });
+    q.value = r.label;
+    list.hidden = true;
+  }
+
+  function search() {
+    var text = q.value.trim();
+    var mine = ++seq;
+    if (!text) { results = []; render(); return; }
+    fetch(q.dataset.url + "?q=" + encodeURIComponent(text), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { results: [] }; })
+      .then(function (data) {
+        if (mine !== seq) return;
+        results = data.results || [];
+        active = results.length ? 0 : -1;
+        render();
+      })
+      .catch(function () {});
+  }
+
+  q.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(search, 200);
+  });
+  q.addEventListener("keydown", function (e) {
+    if (e.key === "ArrowDown") { active = Math.min(active + 1, results.length - 1); render(); e.preventDefault(); }
+    else if (e.key === "ArrowUp") { active = Math.max(active - 1, 0); render(); e.preventDefault(); }
+    else if (e.key === "Enter") { e.preventDefault(); if (results.length) choose(Math.max(active, 0)); }
+    else if (e.key === "Escape") { list.hidden = true; }
+  });
+  q.addEventListener("blur", function () { window.setTimeout(function () { list.hidden = true; }, 150); });
+  q.addEventListener("focus", function () { if (results.length) list.hidden = false; });
+
+  // --- Exclusions -----------------------------------------------------------------------------
+  var form = document.getElementById("incident-form");
+  var fieldset = document.getElementById("exclusions");
+  var warning = document.getElementById("exclusion-warning");
+  var button = document.getElementById("submit-incident");
+
+  function updateExclusions() {
+    var any = fieldset.querySelectorAll("input[type=checkbox]:checked").length > 0;
+    warning.hidden = !any;
+    fieldset.classList.toggle("excluded", any);
+    button.textContent = any ? button.dataset.textExcluded : button.dataset.textAlert;
+    button.classList.toggle("btn-secondary", any);
+    button.classList.toggle("btn-primary", !any);
+  }
+  fieldset.addEventListener("change", updateExclusions);
+  updateExclusions();
+
+  form.addEventListener("submit", function () {
+    button.disabled = true;
+    window.setTimeout(function () { button.disabled = false; }, 5000);
+  });
+})();

@@ -1,0 +1,37 @@
+"""Small helpers for the console templates."""
+
+from django import template
+from django.conf import settings
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.simple_tag
+def demo_mode() -> bool:
+    return settings.APP_MODE == "demo"
+
+
+@register.filter
+def age(seconds) -> str:
+    """A compact age for a glance: "45 s", "12 min", "3 h 05 min"."""
+    try:
+        seconds = max(int(seconds), 0)
+    except (TypeError, ValueError):
+        return ""
+    if seconds < 60:
+        return _("%(s)d s") % {"s": seconds}
+    if seconds < 3600:
+        return _("%(m)d min") % {"m": seconds // 60}
+    return _("%(h)d h %(m)02d min") % {"h": seconds // 3600, "m": seconds % 3600 // 60}
+
+
+@register.filter
+def distance(metres) -> str:
+    if metres is None or metres == "":
+        return "–"
+    metres = int(metres)
+    if metres < 1000:
+        return f"{metres} m"
+    return f"{formats.number_format(metres / 1000, 1)} km"

@@ -1,0 +1,23 @@
+"""The dispatcher console, under /console/."""
+
+from django.urls import path
+
+from amk import views
+
+app_name = "amk"
+
+urlpatterns = [
+    path("", views.incident_list, name="incident_list"),
+    path("incidents/new/", views.incident_create, name="incident_create"),
+    path("incidents/<int:incident_id>/", views.incident_detail, name="incident_detail"),
+    path(
+        "incidents/<int:incident_id>/board.json", views.incident_board_json, name="incident_board"
+    ),
+    path("incidents/<int:incident_id>/cancel/", views.incident_cancel, name="incident_cancel"),
+    path("incidents/<int:incident_id>/close/", views.incident_close, name="incident_close"),
+    path(
+        "incidents/<int:incident_id>/escalate/", views.incident_escalate, name="incident_escalate"
+    ),
+    path("incidents/<int:incident_id>/note/", views.incident_note, name="incident_note"),
+    path("places/", views.place_search_json, name="place_search"),
+]
