@@ -359,8 +359,11 @@ def _board_counts(alerts) -> dict:
         "alerted": len(alerts),
         "waiting": sum(a.state in Alert.WAITING_STATES for a in alerts),
         "sent": sum(any_delivery(a, handed_over) for a in alerts),
+        # Delivered: confirmed by the app or the provider, or evidently read (answered).
         "delivered": sum(
-            a.received_at is not None or any_delivery(a, (AlertDelivery.State.DELIVERED,))
+            a.received_at is not None
+            or a.answered_at is not None
+            or any_delivery(a, (AlertDelivery.State.DELIVERED,))
             for a in alerts
         ),
         "accepted": sum(bool(a.role) for a in alerts),
@@ -502,3 +505,12 @@ def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
             for e in events
         ],
     }
+
+
+def service_region_municipality_codes() -> list[str]:
+    """The municipalities the service region covers, to shade the region on the console map."""
+    return list(
+        Municipality.objects.filter(region_id=settings.SERVICE_REGION_CODE)
+        .order_by("code")
+        .values_list("code", flat=True)
+    )

@@ -137,7 +137,10 @@ def incident_create(request):
     return render(
         request,
         "amk/incident_create.html",
-        {"form": form, "map_config": map_config(), "exclusions": Incident.Exclusion},
+        {
+            "form": form,
+            "map_config": map_config() | {"region": selectors.service_region_municipality_codes()},
+        },
     )
 
 

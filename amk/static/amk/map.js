@@ -53,10 +53,15 @@
 
     if (config.outlines) {
       loadOutlines(config.outlines).then(function (data) {
+        // With config.region (municipality codes), land outside the service region is greyed.
+        var region = config.region ? new Set(config.region) : null;
         L.geoJSON(data, {
           pane: "land",
           interactive: false,
-          style: { stroke: false, fill: true, fillColor: "#f4f2ec", fillOpacity: 1 },
+          style: function (f) {
+            var inside = !region || region.has(f.properties.code);
+            return { stroke: false, fill: true, fillColor: inside ? "#f4f2ec" : "#dcdcd6", fillOpacity: 1 };
+          },
         }).addTo(map);
         var borders = L.geoJSON(data, {
           pane: "borders",

@@ -1,0 +1,131 @@
+"""The console in a real browser: Playwright drives Debian's Chromium against the live server.
+
+A dispatcher logs in, finds Aarhus in the place search, clicks the map, creates the incident and
+watches the board: when a volunteer accepts (through alerts.services, as the app would), the
+page shows it without a reload. The dispatch itself crosses the queue to a real Celery worker.
+"""
+
+import os
+import time
+
+import pytest
+from django.contrib.auth.models import Group
+
+from alerts import services
+from alerts.models import Alert
+from amk.models import Incident
+from amk.services import DISPATCHERS_GROUP
+from tests.factories import DefibrillatorFactory, DeviceFactory, UserFactory, VolunteerFactory
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are synchronous.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("reference_geography")]
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery staple"
+SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")  # a directory, to keep screenshots
+
+
+@pytest.fixture
+def browser_page():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="da-DK")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        # No tile server in tests: fail tile requests at once; the offline outlines remain.
+        page.route("**/*.png", lambda route: route.abort())
+        yield page
+        context.close()
+        browser.close()
+
+
+def _wait_for(predicate, timeout_s: float = 20.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def _shot(page, name: str) -> None:
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+
+def test_dispatcher_creates_incident_and_sees_acceptance_live(
+    live_server, dispatch_worker, browser_page
+):
+    page = browser_page
+    dispatcher = UserFactory(username="disponent", first_name="Dorte")
+    dispatcher.groups.add(Group.objects.get_or_create(name=DISPATCHERS_GROUP)[0])
+    volunteers = [DeviceFactory(volunteer__user__first_name="Mette").volunteer]
+    volunteers += VolunteerFactory.create_batch(2)
+    DefibrillatorFactory(name="Hjertestarter Domkirken")
+
+    # Log in: the console sends an anonymous visitor to the login page and back.
+    page.goto(f"{live_server.url}/console/")
+    assert "/login/" in page.url
+    page.fill("#id_username", "disponent")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/console/")
+    _shot(page, "incident_list_empty")
+
+    # New incident: search Aarhus, then click the map near where the search put it.
+    page.click("a.nav-new")
+    page.wait_for_url("**/console/incidents/new/")
+    page.wait_for_function("window.hjMap !== undefined")
+    page.fill("#place-q", "Aarhus")
+    page.wait_for_selector("#place-results li[role=option]")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('id_location').value !== ''")
+    searched = page.input_value("#id_location")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 60)
+    clicked = page.input_value("#id_location")
+    assert clicked and clicked != searched
+    lat, lon = (float(v) for v in clicked.split(","))
+    assert 56.0 < lat < 56.3 and 10.0 < lon < 10.4  # Aarhus
+    page.fill("#id_address", "Store Torv 1, 8000 Aarhus C")
+    _shot(page, "incident_new")
+    page.click("#submit-incident")
+    page.wait_for_url("**/console/incidents/*/")
+    incident = Incident.objects.get()
+    assert page.url.endswith(f"/console/incidents/{incident.pk}/")
+    assert incident.municipality.name == "Aarhus"
+
+    # The worker dispatches the first wave; the board shows the alerts without a reload.
+    page.evaluate("window.__sameDocument = true")
+    alerts = _wait_for(lambda: list(Alert.objects.filter(incident=incident)))
+    assert len(alerts) == 3
+    page.wait_for_function("document.querySelector('[data-count=alerted]').textContent === '3'")
+
+    alert = Alert.objects.get(incident=incident, volunteer=volunteers[0])
+    services.alert_accept(alert_id=alert.pk, volunteer=volunteers[0])
+
+    page.wait_for_selector("#responders .badge.state-accepted")
+    page.wait_for_function("document.querySelector('[data-count=accepted]').textContent === '1'")
+    responders = page.inner_text("#responders")
+    assert "Mette" in responders and str(volunteers[0].phone) in responders
+    assert page.evaluate("window.__sameDocument") is True
+    page.wait_for_selector(".responder-icon")  # the responder on the map
+    _shot(page, "incident_detail")
+
+    page.goto(f"{live_server.url}/console/")
+    page.wait_for_selector(f"tr[data-href='/console/incidents/{incident.pk}/']")
+    _shot(page, "incident_list")
