@@ -167,3 +167,21 @@ def aed_for_responder(
     acceptable.sort(key=lambda pk: (pk not in preferred_aed_ids, detours[pk]))
     aeds = Defibrillator.objects.in_bulk(acceptable)
     return next((aeds[pk] for pk in acceptable if aed_is_available(aeds[pk], at)), None)
+
+
+# --- The volunteers' app (volunteers/apis.py) ----------------------------------------------------
+
+
+def volunteer_alerts(*, volunteer_id: int):
+    """A volunteer's own alerts, newest first, with what the app shows (one query)."""
+    return (
+        Alert.objects.filter(volunteer_id=volunteer_id)
+        .select_related("incident__municipality", "aed")
+        .defer("incident__municipality__area", "aed__source_tags")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def volunteer_alert(*, alert_id: int, volunteer_id: int) -> Alert | None:
+    """One of the volunteer's own alerts, or None (someone else's is indistinguishable)."""
+    return volunteer_alerts(volunteer_id=volunteer_id).filter(pk=alert_id).first()

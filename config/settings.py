@@ -196,3 +196,89 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-sweep": {"task": "alerts.tasks.sweep_task", "schedule": 5.0},
 }
+
+from datetime import timedelta  # noqa: E402
+
+# The mobile REST API (volunteers/apis.py, /api/v1/): knox tokens per device, throttles in the
+# Redis cache, errors mapped by config.api.exception_handler, schema by drf-spectacular.
+INSTALLED_APPS += ["knox", "drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.LeanTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.api.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_THROTTLE_RATES": {
+        "otp_phone": env.str("THROTTLE_OTP_PHONE", default="5/hour"),
+        "otp_ip": env.str("THROTTLE_OTP_IP", default="30/hour"),
+        "login_phone": env.str("THROTTLE_LOGIN_PHONE", default="10/hour"),
+        "login_ip": env.str("THROTTLE_LOGIN_IP", default="60/hour"),
+        "location": env.str("THROTTLE_LOCATION", default="30/min"),
+        "api": env.str("THROTTLE_API", default="600/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=90)),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=365),
+    "MIN_REFRESH_INTERVAL": 24 * 3600,  # at most one extra write a day per token
+    "AUTH_HEADER_PREFIX": "Token",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hjertealarm volunteer API",
+    "DESCRIPTION": (
+        "The hjerteløber app's API: sign-up and login by SMS code, profile, devices, location, "
+        "alerts, debriefs, nearby AEDs and personal data. Authenticate with "
+        "`Authorization: Token <token>` from /api/v1/auth/signup/ or /api/v1/auth/login/."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+# Sign-up and location rules for the app.
+OTP_TTL_S = env.int("OTP_TTL_S", default=600)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+VOLUNTEER_TERMS_VERSION = env.str("VOLUNTEER_TERMS_VERSION", default="2025-01")
+VOLUNTEER_LOCATION_CONSENT_VERSION = env.str(
+    "VOLUNTEER_LOCATION_CONSENT_VERSION", default="2025-01"
+)
+LOCATION_MAX_AGE_S = env.int("LOCATION_MAX_AGE_S", default=600)
+LOCATION_MAX_ACCURACY_M = env.int("LOCATION_MAX_ACCURACY_M", default=200)
+LOCATION_CLOCK_SKEW_S = env.int("LOCATION_CLOCK_SKEW_S", default=60)
+# Retention: a current location is cleared after this; alert snapshots are nulled after that.
+LOCATION_RETENTION_S = env.int("LOCATION_RETENTION_S", default=24 * 3600)
+ALERT_LOCATION_RETENTION_DAYS = env.int("ALERT_LOCATION_RETENTION_DAYS", default=30)
+
+# The cache (API throttles) lives in Redis, shared by every web process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+        "TIMEOUT": 300,
+    }
+}
+
+# Retention of personal data (volunteers/tasks.py), by Celery beat.
+CELERY_BEAT_SCHEDULE["volunteer-locations-expire"] = {
+    "task": "volunteers.tasks.locations_expire_task",
+    "schedule": 15 * 60.0,
+}
+CELERY_BEAT_SCHEDULE["alert-locations-expire"] = {
+    "task": "volunteers.tasks.alert_locations_expire_task",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["auth-cleanup"] = {
+    "task": "volunteers.tasks.auth_cleanup_task",
+    "schedule": 3600.0,
+}

@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts import webhooks
 from config import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("volunteers.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("about/", views.about, name="about"),
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),

@@ -90,6 +90,13 @@ class Volunteer(models.Model):
     synthetic = models.BooleanField(
         _("synthetic"), default=False, help_text=_("Generated demo data.")
     )
+    quiet_hours_start = models.TimeField(
+        _("quiet hours from"),
+        null=True,
+        blank=True,
+        help_text=_("Local time from which the volunteer prefers not to be alerted."),
+    )
+    quiet_hours_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -163,3 +170,102 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} ({self.volunteer})"
+
+
+# --- The mobile API: one-time codes, consents and debriefs ---------------------------------------
+
+
+class PhoneCode(models.Model):
+    """A one-time code sent by SMS to sign up or log in; only its keyed hash is stored."""
+
+    phone = models.CharField(_("phone"), max_length=16, db_index=True)
+    code_hash = models.CharField(_("code hash"), max_length=64)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["expires_at"], name="phonecode_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.phone} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Consent(models.Model):
+    """A text the volunteer accepted, with its version: the terms, and location processing."""
+
+    class Kind(models.TextChoices):
+        TERMS = "terms", _("Terms of the scheme")
+        LOCATION = "location", _("Processing of location")
+
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.CASCADE, related_name="consents", verbose_name=_("volunteer")
+    )
+    kind = models.CharField(_("text"), max_length=10, choices=Kind.choices)
+    version = models.CharField(_("version"), max_length=32)
+    accepted_at = models.DateTimeField(_("accepted"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["volunteer", "kind", "-accepted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["volunteer", "kind", "version"], name="consent_once_per_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.version}"
+
+
+class Debrief(models.Model):
+    """How an alert went, from the volunteer; wants_call asks a professional to call them."""
+
+    class Outcome(models.TextChoices):
+        FINE = "fine", _("It went fine")
+        MIXED = "mixed", _("Mixed feelings")
+        HARD = "hard", _("It was hard")
+
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.CASCADE, related_name="debriefs", verbose_name=_("volunteer")
+    )
+    alert = models.ForeignKey(
+        "alerts.Alert", on_delete=models.CASCADE, related_name="debriefs", verbose_name=_("alert")
+    )
+    outcome = models.CharField(_("how it went"), max_length=5, choices=Outcome.choices)
+    comment = models.TextField(_("comment"), blank=True, max_length=2000)
+    wants_call = models.BooleanField(_("wants a follow-up call"), default=False)
+    handled = models.BooleanField(_("handled"), default=False)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("debrief")
+        verbose_name_plural = _("debriefs")
+        ordering = ["handled", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["volunteer", "alert"], name="debrief_one_per_alert"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="debrief_call_pending_idx",
+                condition=models.Q(wants_call=True, handled=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.volunteer})"

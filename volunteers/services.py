@@ -395,3 +395,373 @@ def local_area_synthetic_aeds_ensure() -> ImportSummary:
         summary.unchanged += not created
         area.local_aeds.add(aed)
     return summary
+
+
+# --- The mobile API: sign-up and login by SMS code, profile, devices, location, privacy --------
+
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import secrets  # noqa: E402
+import uuid  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.db.models import F, Q  # noqa: E402
+from django.utils.translation import gettext as _  # noqa: E402
+
+from volunteers.models import (  # noqa: E402
+    MINIMUM_AGE_YEARS,
+    Consent,
+    Debrief,
+    Device,
+    PhoneCode,
+)
+
+OTP_DIGITS = 6
+
+
+def _code_hash(phone: str, code: str) -> str:
+    """A keyed hash: a leaked table does not give the codes away (10⁶ guesses need the key)."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def phone_code_send(*, phone: str) -> None:
+    """Send a fresh one-time code to a phone; earlier unused codes for it stop working."""
+    from alerts.channels.base import SmsMessage, get_sms_backend
+
+    code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+    now = timezone.now()
+    PhoneCode.objects.filter(phone=phone, used_at__isnull=True).update(used_at=now)
+    PhoneCode.objects.create(
+        phone=phone,
+        code_hash=_code_hash(phone, code),
+        expires_at=now + dt.timedelta(seconds=settings.OTP_TTL_S),
+    )
+    minutes = max(1, settings.OTP_TTL_S // 60)
+    body = _("Your Hjertealarm code is %(code)s. It expires in %(minutes)d minutes.") % {
+        "code": code,
+        "minutes": minutes,
+    }
+    get_sms_backend().send(SmsMessage(to=phone, body=body, validity_s=settings.OTP_TTL_S))
+
+
+def phone_code_verify(*, phone: str, code: str) -> None:
+    """Use up the phone's current code if ``code`` matches; every try counts, committed at once."""
+    invalid = ApplicationError(_("The code is wrong or has expired."), field="code")
+    now = timezone.now()
+    current = (
+        PhoneCode.objects.filter(phone=phone, used_at__isnull=True, expires_at__gt=now)
+        .order_by("-created_at")
+        .first()
+    )
+    if current is None:
+        raise invalid
+    counted = PhoneCode.objects.filter(
+        pk=current.pk, used_at__isnull=True, attempts__lt=settings.OTP_MAX_ATTEMPTS
+    ).update(attempts=F("attempts") + 1)
+    if not counted:
+        raise ApplicationError(
+            _("Too many wrong codes. Ask for a new code."), field="code", code="invalid"
+        )
+    if not hmac.compare_digest(current.code_hash, _code_hash(phone, code)):
+        raise invalid
+    if not PhoneCode.objects.filter(pk=current.pk, used_at__isnull=True).update(used_at=now):
+        raise invalid
+
+
+def _is_adult(date_of_birth: dt.date, today: dt.date) -> bool:
+    try:
+        limit = today.replace(year=today.year - MINIMUM_AGE_YEARS)
+    except ValueError:  # 29 February
+        limit = today.replace(year=today.year - MINIMUM_AGE_YEARS, day=28)
+    return date_of_birth <= limit
+
+
+def volunteer_details_validate(
+    *, date_of_birth: dt.date | None = None, first_aid_course_on: dt.date | None = None
+) -> None:
+    """Rules for the personal details a volunteer gives; raises before anything is written."""
+    today = timezone.localdate()
+    if date_of_birth is not None:
+        if not _is_adult(date_of_birth, today):
+            raise ApplicationError(
+                _("You must be at least %(n)d years old.") % {"n": MINIMUM_AGE_YEARS},
+                field="date_of_birth",
+            )
+        if date_of_birth.year < 1900:
+            raise ApplicationError(_("Enter a real date of birth."), field="date_of_birth")
+    if first_aid_course_on is not None and first_aid_course_on > today:
+        raise ApplicationError(
+            _("The course date cannot be in the future."), field="first_aid_course_on"
+        )
+
+
+def _consents_validate(terms_version: str, location_consent_version: str) -> None:
+    if terms_version != settings.VOLUNTEER_TERMS_VERSION:
+        raise ApplicationError(
+            _("Accept the current terms (version %(v)s).")
+            % {"v": settings.VOLUNTEER_TERMS_VERSION},
+            field="terms_version",
+        )
+    if location_consent_version != settings.VOLUNTEER_LOCATION_CONSENT_VERSION:
+        raise ApplicationError(
+            _("Accept the current text on location processing (version %(v)s).")
+            % {"v": settings.VOLUNTEER_LOCATION_CONSENT_VERSION},
+            field="location_consent_version",
+        )
+
+
+def volunteer_sign_up(
+    *,
+    phone: str,
+    code: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: dt.date,
+    terms_version: str,
+    location_consent_version: str,
+    first_aid_course_on: dt.date | None = None,
+) -> Volunteer:
+    """A new hjerteløber, verified by the code sent to their phone, with the consents given."""
+    volunteer_details_validate(date_of_birth=date_of_birth, first_aid_course_on=first_aid_course_on)
+    _consents_validate(terms_version, location_consent_version)
+    phone_code_verify(phone=phone, code=code)
+    with transaction.atomic():
+        if Volunteer.objects.filter(phone=phone).exists():
+            raise ApplicationError(
+                _("This phone number is already registered: log in instead."),
+                field="phone",
+                code="exists",
+            )
+        user = get_user_model().objects.create_user(
+            username=f"volunteer-{uuid.uuid4().hex[:24]}",
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+        )
+        volunteer = Volunteer.objects.create(
+            user=user,
+            phone=phone,
+            phone_verified_at=timezone.now(),
+            date_of_birth=date_of_birth,
+            first_aid_course_on=first_aid_course_on,
+            is_heart_runner=True,
+        )
+        Consent.objects.bulk_create(
+            [
+                Consent(volunteer=volunteer, kind=Consent.Kind.TERMS, version=terms_version),
+                Consent(
+                    volunteer=volunteer,
+                    kind=Consent.Kind.LOCATION,
+                    version=location_consent_version,
+                ),
+            ]
+        )
+    return volunteer
+
+
+def volunteer_log_in(*, phone: str, code: str) -> Volunteer:
+    """The volunteer who owns the phone, once the code checks out; marks the phone verified."""
+    phone_code_verify(phone=phone, code=code)
+    volunteer = Volunteer.objects.select_related("user").filter(phone=phone).first()
+    if volunteer is None or not volunteer.user.is_active:
+        raise ApplicationError(
+            _("No volunteer has this phone number: sign up first."), field="phone"
+        )
+    now = timezone.now()
+    Volunteer.objects.filter(pk=volunteer.pk).update(phone_verified_at=now, updated_at=now)
+    volunteer.phone_verified_at = now
+    return volunteer
+
+
+def auth_token_create(*, user) -> str:
+    """A new token for one device (knox: only its hash is stored, and it expires)."""
+    from knox.models import AuthToken
+
+    _token, key = AuthToken.objects.create(user=user)
+    return key
+
+
+def volunteer_update(*, volunteer: Volunteer, data: dict) -> Volunteer:
+    """Change what a volunteer may change about themselves; scheme and corps are for admins."""
+    allowed = {
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "first_aid_course_on",
+        "is_available",
+        "quiet_hours_start",
+        "quiet_hours_end",
+    }
+    unknown = set(data) - allowed
+    if unknown:
+        raise ApplicationError(_("This field cannot be changed."), field=sorted(unknown)[0])
+    volunteer_details_validate(
+        date_of_birth=data.get("date_of_birth"),
+        first_aid_course_on=data.get("first_aid_course_on"),
+    )
+    start = data.get("quiet_hours_start", volunteer.quiet_hours_start)
+    end = data.get("quiet_hours_end", volunteer.quiet_hours_end)
+    if (start is None) != (end is None):
+        raise ApplicationError(
+            _("Give both the start and the end of the quiet hours, or neither."),
+            field="quiet_hours_end" if end is None else "quiet_hours_start",
+        )
+    if start is not None and start == end:
+        raise ApplicationError(
+            _("The quiet hours must start and end at different times."), field="quiet_hours_end"
+        )
+    with transaction.atomic():
+        user_fields = [f for f in ("first_name", "last_name") if f in data]
+        for name in user_fields:
+            setattr(volunteer.user, name, data[name].strip())
+        if user_fields:
+            volunteer.user.save(update_fields=user_fields)
+        volunteer_fields = [f for f in data if f not in user_fields]
+        for name in volunteer_fields:
+            setattr(volunteer, name, data[name])
+        if volunteer_fields:
+            volunteer.save(update_fields=[*volunteer_fields, "updated_at"])
+    return volunteer
+
+
+def volunteer_location_update(
+    *, user_id: int, point: Point, measured_at: dt.datetime, accuracy_m: int
+) -> bool:
+    """Keep only the latest position: one UPDATE, which skips a reading older than the stored one.
+
+    Returns False when the caller has no volunteer profile.
+    """
+    updated = (
+        Volunteer.objects.filter(user_id=user_id)
+        .filter(Q(location_updated_at__isnull=True) | Q(location_updated_at__lte=measured_at))
+        .update(
+            location=point,
+            location_updated_at=measured_at,
+            location_accuracy_m=accuracy_m,
+            updated_at=timezone.now(),
+        )
+    )
+    return bool(updated) or Volunteer.objects.filter(user_id=user_id).exists()
+
+
+def volunteer_location_clear(*, volunteer: Volunteer) -> None:
+    Volunteer.objects.filter(pk=volunteer.pk).update(
+        location=None, location_updated_at=None, location_accuracy_m=None, updated_at=timezone.now()
+    )
+
+
+def device_register(*, volunteer: Volunteer, push_token: str, platform: str) -> Device:
+    """Register the app's push token; a token seen before moves to this volunteer (same phone)."""
+    with transaction.atomic():
+        device, _created = Device.objects.update_or_create(
+            push_token=push_token,
+            defaults={
+                "volunteer": volunteer,
+                "platform": platform,
+                "is_active": True,
+                "last_seen_at": timezone.now(),
+            },
+        )
+    return device
+
+
+def device_update(
+    *, volunteer: Volunteer, device_id: int, push_token: str, platform: str | None = None
+) -> Device:
+    """Replace a device's push token (FCM rotates them)."""
+    with transaction.atomic():
+        device = (
+            Device.objects.select_for_update().filter(pk=device_id, volunteer=volunteer).first()
+        )
+        if device is None:
+            raise ApplicationError(_("No such device."), code="not_found")
+        # A token another row holds belongs to this phone now: drop the stale row.
+        Device.objects.filter(push_token=push_token).exclude(pk=device.pk).delete()
+        device.push_token = push_token
+        if platform:
+            device.platform = platform
+        device.is_active = True
+        device.last_seen_at = timezone.now()
+        device.save(update_fields=["push_token", "platform", "is_active", "last_seen_at"])
+    return device
+
+
+def device_delete(*, volunteer: Volunteer, device_id: int) -> None:
+    deleted, _rows = Device.objects.filter(pk=device_id, volunteer=volunteer).delete()
+    if not deleted:
+        raise ApplicationError(_("No such device."), code="not_found")
+
+
+def debrief_submit(
+    *, volunteer: Volunteer, alert_id: int, outcome: str, comment: str = "", wants_call: bool
+) -> Debrief:
+    """How it went, after an alert the volunteer answered; one per alert, the latest wins."""
+    from alerts.models import Alert
+
+    alert = Alert.objects.filter(pk=alert_id, volunteer=volunteer).first()
+    if alert is None:
+        raise ApplicationError(_("No such alert."), code="not_found")
+    if not alert.role and alert.state != Alert.State.DECLINED:
+        raise ApplicationError(
+            _("A debrief can be given for an alert you answered."), code="conflict"
+        )
+    debrief, _created = Debrief.objects.update_or_create(
+        volunteer=volunteer,
+        alert=alert,
+        defaults={"outcome": outcome, "comment": comment.strip(), "wants_call": wants_call},
+    )
+    return debrief
+
+
+def debriefs_mark_handled(*, debrief_ids: Iterable[int], user) -> int:
+    return Debrief.objects.filter(pk__in=list(debrief_ids), handled=False).update(
+        handled=True, handled_at=timezone.now(), handled_by=user
+    )
+
+
+def volunteer_delete(*, volunteer: Volunteer) -> None:
+    """Erase the account: the person, devices, tokens, consents, debriefs and codes go; alerts
+    stay for the statistics without identity (Alert.volunteer is SET_NULL) or position."""
+    from alerts.models import Alert
+
+    with transaction.atomic():
+        Alert.objects.filter(volunteer=volunteer).update(volunteer_location=None)
+        PhoneCode.objects.filter(phone=str(volunteer.phone)).delete()
+        user = volunteer.user
+        volunteer.delete()
+        user.delete()
+
+
+# Retention (Celery beat, volunteers/tasks.py).
+
+
+def volunteer_locations_expire(*, now: dt.datetime | None = None) -> int:
+    """Clear current locations older than LOCATION_RETENTION_S: no history, nothing stale."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.LOCATION_RETENTION_S)
+    return Volunteer.objects.filter(location_updated_at__lt=cutoff).update(
+        location=None, location_updated_at=None, location_accuracy_m=None
+    )
+
+
+def alert_locations_expire(*, now: dt.datetime | None = None) -> int:
+    """Null the volunteer's position snapshot on alerts older than ALERT_LOCATION_RETENTION_DAYS."""
+    from alerts.models import Alert
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.ALERT_LOCATION_RETENTION_DAYS)
+    return Alert.objects.filter(created_at__lt=cutoff, volunteer_location__isnull=False).update(
+        volunteer_location=None
+    )
+
+
+def auth_records_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete expired or used one-time codes and expired API tokens."""
+    from knox.models import AuthToken
+
+    now = now or timezone.now()
+    codes, _rows = PhoneCode.objects.filter(
+        Q(expires_at__lt=now) | Q(used_at__lt=now - dt.timedelta(hours=1))
+    ).delete()
+    tokens, _rows = AuthToken.objects.filter(expiry__lt=now).delete()
+    return {"codes": codes, "tokens": tokens}

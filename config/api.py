@@ -1,0 +1,155 @@
+"""REST API plumbing shared by the apps: error mapping, lean token auth, throttles, schema hooks."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from knox.auth import TokenAuthentication
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from config.exceptions import ApplicationError
+
+# ApplicationError codes that mean "the request is fine, the state of things refuses it".
+CONFLICT_CODES = frozenset({"ended", "not_open", "out_of_range", "exists", "conflict"})
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus ApplicationError → 404/409/400 and Django's ValidationError → 400.
+
+    Bodies: ``{"detail": "..."}`` or, for one field, ``{"field": ["message"]}``.
+    """
+    if isinstance(exc, ApplicationError):
+        if exc.code == "not_found":
+            return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
+        code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else 400
+        if exc.field:
+            return Response({exc.field: [exc.message]}, status=code)
+        return Response({"detail": exc.message}, status=code)
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            body = {
+                (api_settings.NON_FIELD_ERRORS_KEY if f == "__all__" else f): [
+                    str(m) for e in errors for m in e.messages
+                ]
+                for f, errors in exc.error_dict.items()
+            }
+        else:
+            body = {api_settings.NON_FIELD_ERRORS_KEY: [str(m) for m in exc.messages]}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    return drf_exception_handler(exc, context)
+
+
+class LeanTokenAuthentication(TokenAuthentication):
+    """Knox tokens (hashed, expiring, per device) in one query.
+
+    Knox also scans the user's other tokens on every request to delete expired ones; here the
+    retention task (volunteers.tasks.auth_cleanup_task) does that, so a request costs one SELECT.
+    """
+
+    def _cleanup_token(self, auth_token) -> bool:
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False
+
+
+class _DynamicRateThrottle(SimpleRateThrottle):
+    """Reads its rate from the settings at request time (so tests can change it)."""
+
+    def __init__(self):
+        pass
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+
+class IpThrottle(_DynamicRateThrottle):
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class OtpIpThrottle(IpThrottle):
+    scope = "otp_ip"
+
+
+class LoginIpThrottle(IpThrottle):
+    scope = "login_ip"
+
+
+class PhoneThrottle(_DynamicRateThrottle):
+    """Keyed by the phone number in the request body, normalised to E.164 when it parses."""
+
+    def get_cache_key(self, request, view):
+        import phonenumbers
+        from django.conf import settings
+
+        raw = request.data.get("phone") if hasattr(request.data, "get") else None
+        if not isinstance(raw, str) or not raw.strip():
+            return None
+        try:
+            number = phonenumbers.parse(raw, settings.PHONENUMBER_DEFAULT_REGION)
+            ident = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        except phonenumbers.NumberParseException:
+            ident = raw.strip()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class OtpPhoneThrottle(PhoneThrottle):
+    scope = "otp_phone"
+
+
+class LoginPhoneThrottle(PhoneThrottle):
+    scope = "login_phone"
+
+
+class UserScopedThrottle(_DynamicRateThrottle):
+    """Per authenticated user, for the scope named by the view's ``throttle_scope``."""
+
+    def allow_request(self, request, view):
+        self.scope = getattr(view, "throttle_scope", None)
+        if not self.scope:
+            return True
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+def _auto_schema_class():
+    from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
+    class AutoSchema(SpectacularAutoSchema):
+        """Names serializers nested in a view after the view: SignUpApi.InputSerializer →
+        SignUpInput (so every view can call its serializers InputSerializer/OutputSerializer)."""
+
+        def _get_serializer_name(self, serializer, direction, *args, **kwargs):
+            name = super()._get_serializer_name(serializer, direction, *args, **kwargs)
+            cls = serializer.child.__class__ if hasattr(serializer, "child") else type(serializer)
+            outer, _dot, _inner = cls.__qualname__.rpartition(".")
+            if outer and "<" not in outer:
+                name = outer.removesuffix("Api") + name
+            return name
+
+    return AutoSchema
+
+
+def __getattr__(name: str):
+    # Built on first use: importing drf_spectacular.openapi while DRF loads the authentication
+    # classes from this module would be a circular import.
+    if name == "AutoSchema":
+        cls = _auto_schema_class()
+        globals()["AutoSchema"] = cls
+        return cls
+    raise AttributeError(name)
