@@ -47,7 +47,7 @@
       marker.setLatLng(latlng);
     }
     if (opts.writeField !== false) field.value = format(lat, lon);
-    status.textContent = "✓ " + lat.toFixed(5) + "° N, " + lon.toFixed(5) + "° E";
+    status.textContent = status.dataset.readText + " " + lat.toFixed(5) + "° N, " + lon.toFixed(5) + "° E";
     status.className = "coord-status ok";
     if (opts.zoom) map.setView(latlng, opts.zoom);
     else if (!opts.keepView && !map.getBounds().pad(-0.1).contains(latlng)) map.panTo(latlng);
