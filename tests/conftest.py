@@ -4,16 +4,28 @@ from django.conf import settings
 from django.core.management import call_command
 
 
-@pytest.fixture
-def reference_geography(db, django_db_blocker):
-    """Regions, municipalities and postcodes from the real DAGI files.
-
-    Loaded into the reused test database once; loaded again only after a transactional test
-    has flushed it.
-    """
+def _geography_missing() -> bool:
     from amk.models import Municipality
 
-    if not Municipality.objects.filter(code="0751").exists():
+    return not Municipality.objects.filter(code="0751").exists()
+
+
+@pytest.fixture(scope="session")
+def _geography_committed(django_db_setup, django_db_blocker):
+    """Load the real DAGI geography into the (reused) test database once, committed."""
+    with django_db_blocker.unblock():
+        if _geography_missing():
+            call_command("load_geography", verbosity=0)
+
+
+@pytest.fixture
+def reference_geography(_geography_committed, db):
+    """Regions, municipalities, postcodes and places from the real data files.
+
+    pytest-django runs transactional tests last, and each flushes the tables afterwards: only
+    those reload the geography.
+    """
+    if _geography_missing():
         call_command("load_geography", verbosity=0)
 
 
