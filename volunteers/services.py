@@ -167,7 +167,7 @@ class _Recipe:
         return random.Random(f"{seed}/{self.username}")
 
 
-def _phone(index: int) -> str:
+def synthetic_phone(index: int) -> str:
     """Unique +45 3xxxxxxx numbers that look random: 7919 is coprime to 10**7."""
     return f"+453{index * 7919 % 10**7:07d}"
 
@@ -215,8 +215,9 @@ def _person_rows(
     }  # fmt: skip
     volunteer = {
         "user_id": user_id, "is_heart_runner": is_heart_runner, "local_area_id": local_area_id,
-        "phone": _phone(recipe.phone_index), "phone_verified_at": verified, "date_of_birth": born,
-        "first_aid_course_on": course, "is_available": is_available, "location": location,
+        "phone": synthetic_phone(recipe.phone_index), "phone_verified_at": verified,
+        "date_of_birth": born, "first_aid_course_on": course, "is_available": is_available,
+        "location": location,
         "location_updated_at": location_at, "location_accuracy_m": accuracy, "synthetic": True,
         "created_at": now, "updated_at": now,
     }  # fmt: skip
@@ -253,6 +254,12 @@ def _reserved_user_ids(cursor, count: int) -> list[int]:
         [count],
     )
     return [user_id for (user_id,) in cursor.fetchall()]
+
+
+def _phones_in_use(cursor, phones: list[str]) -> set[str]:
+    """Raw SQL: the ORM would parse every number with phonenumbers, minutes for a million."""
+    cursor.execute(f"SELECT phone FROM {Volunteer._meta.db_table} WHERE phone = ANY(%s)", [phones])
+    return {phone for (phone,) in cursor.fetchall()}
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -337,13 +344,15 @@ def synthetic_volunteers_generate(
         )
     if not missing:
         return summary
-    taken = set(Volunteer.objects.filter(phone__startswith="+453").values_list("phone", flat=True))
     now = timezone.now()
     with connection.cursor() as cursor:
         for batch in _chunks(missing, COPY_CHUNK):
+            taken = _phones_in_use(
+                cursor, [synthetic_phone(recipe.phone_index) for recipe in batch]
+            )
             users, volunteers = [], []
             for recipe, user_id in zip(batch, _reserved_user_ids(cursor, len(batch)), strict=True):
-                if _phone(recipe.phone_index) in taken:
+                if synthetic_phone(recipe.phone_index) in taken:
                     summary.skip(recipe.username, "phone number already in use")
                     continue
                 user, volunteer = _person_rows(

@@ -10,7 +10,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from defibrillators.models import Defibrillator
+from tests.factories import VolunteerFactory
 from volunteers.models import LocalArea, Volunteer
+from volunteers.services import synthetic_phone
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reference_geography")]
 
@@ -184,3 +186,11 @@ def test_a_later_run_makes_the_fresh_quarter_fresh_again():
 def test_corps_members_need_the_local_areas():
     with pytest.raises(CommandError, match="run load_local_areas first"):
         generate(*SMALL)
+
+
+@pytest.mark.usefixtures("local_areas")
+def test_a_phone_number_taken_by_a_real_volunteer_is_skipped():
+    VolunteerFactory(phone=synthetic_phone(7))
+    output = generate(*SMALL)
+    assert "demo-v0000007: phone number already in use" in output
+    assert "created 595, updated 0, unchanged 0, skipped 1" in output
