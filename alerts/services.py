@@ -183,7 +183,7 @@ def _send_wave(incident: Incident, policy: DispatchPolicy, *, wave: int, radius_
 @transaction.atomic
 def incident_dispatch(*, incident_id: int) -> None:
     """Send the first wave for an incident still pending dispatch (the outbox)."""
-    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    incident = Incident.objects.select_for_update(no_key=True).filter(pk=incident_id).first()
     if incident is None or incident.state != Incident.State.PENDING_DISPATCH:
         return
     if incident.exclusion_reasons:
@@ -201,7 +201,7 @@ def incident_escalate(*, incident_id: int, after_wave: int | None = None, actor=
     The periodic check passes the wave it was scheduled after, so a late or repeated check
     does nothing; the dispatcher's "next wave now" passes none and always sends one.
     """
-    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    incident = Incident.objects.select_for_update(no_key=True).filter(pk=incident_id).first()
     if incident is None or incident.state != Incident.State.DISPATCHING:
         return False
     if after_wave is not None and incident.dispatch_wave != after_wave:
@@ -365,14 +365,22 @@ def alerts_sms_fallback(*, incident_id: int) -> int:
 
 
 def _alert_for_volunteer(alert_id: int, volunteer: Volunteer) -> Alert:
-    alert = (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("incident", "aed")
-        .filter(pk=alert_id, volunteer=volunteer)
+    """The caller's own alert, locked after its incident.
+
+    Every workflow locks in that order (incident, then alerts), and the incident lock is
+    FOR NO KEY UPDATE so that inserting timeline rows elsewhere never waits on it: an answer
+    racing a cancel waits instead of deadlocking.
+    """
+    incident_id = (
+        Alert.objects.filter(pk=alert_id, volunteer=volunteer)
+        .values_list("incident_id", flat=True)
         .first()
     )
-    if alert is None:
+    if incident_id is None:
         raise ApplicationError(_("No such alert."), code="not_found")
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
+    alert = Alert.objects.select_for_update(of=("self",)).select_related("aed").get(pk=alert_id)
+    alert.incident = incident
     return alert
 
 
@@ -398,7 +406,7 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
     The incident row is locked so that concurrent acceptances count and claim AEDs in turn.
     """
     alert = _alert_for_volunteer(alert_id, volunteer)
-    incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+    incident = alert.incident
     if alert.state in Alert.RESPONDING_STATES:
         return alert
     if not incident.is_open:
@@ -420,7 +428,9 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
             code="out_of_range",
         )
     aed = None
-    fetchers = Alert.objects.filter(incident=incident, role=Alert.Role.AED).count()
+    fetchers = Alert.objects.filter(
+        incident=incident, role=Alert.Role.AED, state__in=Alert.RESPONDING_STATES
+    ).count()
     if fetchers < policy.aed_fetchers:
         preferred = frozenset()
         if alert.pool == Alert.Pool.CORPS and volunteer.local_area_id:
@@ -510,7 +520,14 @@ def alert_progress(*, alert_id: int, volunteer: Volunteer, state: str) -> Alert:
         raise ApplicationError(_("You were not asked to fetch an AED."), field="state")
     if alert.state == state:
         return alert
-    if not _alert_move(alert, state, from_states=PROGRESS_STEPS[state]):
+    released_aed = {}
+    if state == Alert.State.RELEASED and alert.state in (
+        Alert.State.ACCEPTED,
+        Alert.State.EN_ROUTE,
+    ):
+        # Withdrawing before collecting it frees the AED for another responder.
+        released_aed = {"role": Alert.Role.NONE, "aed": None}
+    if not _alert_move(alert, state, from_states=PROGRESS_STEPS[state], **released_aed):
         raise ApplicationError(
             _("Cannot go from %(from)s to %(to)s.")
             % {"from": alert.get_state_display(), "to": Alert.State(state).label},

@@ -315,7 +315,7 @@ def incident_create(
 def _incident_end(*, incident_id: int, actor, state: str, message: str) -> Incident:
     from alerts.services import alerts_stand_down
 
-    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
     if not incident.is_open:
         raise ApplicationError(
             _("The incident has already ended (%(state)s).")

@@ -954,3 +954,102 @@ def test_sweep_requeues_forgotten_incidents_and_deliveries(celery_queue):
         ("alerts_sms_fallback_task", (dispatching.pk,)),
         ("incident_escalate_task", (dispatching.pk, 1)),
     }
+
+
+# --- Defects found by these tests, fixed -------------------------------------------------------
+
+
+def test_an_aed_given_up_by_a_withdrawing_responder_can_be_claimed_again(incident):
+    aed = DefibrillatorFactory(location=north(500))
+    first, second = responder(incident), responder(incident, 1100)
+    assert accept(first).aed == aed
+    progress(first, "released")  # drops out before collecting the AED
+
+    assert accept(second).aed == aed
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _waiting_on_locks(pids) -> int:
+    """How many of these database sessions are waiting for a lock."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)",
+            [list(pids)],
+        )
+        return cursor.fetchone()[0]
+
+
+def _wait_until(predicate, timeout_s=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the lock queue")
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("answer", [services.alert_accept, services.alert_decline])
+def test_an_answer_and_a_cancel_at_the_same_moment_both_complete(reference_geography, answer):
+    import threading
+
+    from django.db import connection
+
+    incident = IncidentFactory(state=Incident.State.DISPATCHING, dispatch_wave=1)
+    alert = AlertFactory(incident=incident, volunteer=VolunteerFactory(location=north(1000)))
+    dispatcher = UserFactory()
+    release, locked, errors, pids = threading.Event(), threading.Event(), {}, {}
+
+    def run(name, work):
+        try:
+            pids[name] = _backend_pid()
+            work()
+        except Exception as error:  # recorded for the assertion below
+            errors[name] = error
+        finally:
+            connection.close()
+
+    def hold_incident():
+        with transaction.atomic():
+            Incident.objects.select_for_update().get(pk=incident.pk)
+            locked.set()
+            release.wait(10)
+
+    threads = {
+        "holder": hold_incident,
+        "cancel": lambda: incident_cancel(incident_id=incident.pk, actor=dispatcher),
+        "answer": lambda: answer(alert_id=alert.pk, volunteer=alert.volunteer),
+    }
+    threads = {
+        name: threading.Thread(target=run, args=(name, work)) for name, work in threads.items()
+    }
+    try:
+        threads["holder"].start()
+        assert locked.wait(10)
+        threads["cancel"].start()  # the dispatcher's cancel queues for the incident first …
+        _wait_until(lambda: "cancel" in pids and _waiting_on_locks([pids["cancel"]]) == 1)
+        threads["answer"].start()  # … then the answer, which already holds its alert row
+        _wait_until(lambda: "answer" in pids and _waiting_on_locks(pids.values()) == 2)
+    finally:
+        release.set()
+        for thread in threads.values():
+            if thread.is_alive() or thread.ident:
+                thread.join(30)
+
+    # The cancel queued first and wins; the answer then waits its turn and is told the alert
+    # is over, instead of PostgreSQL aborting one of them as a deadlock.
+    assert "cancel" not in errors
+    assert isinstance(errors.get("answer"), ApplicationError)
+    assert errors["answer"].code in {"ended", "not_open"}
+    assert Incident.objects.get(pk=incident.pk).state == Incident.State.CANCELLED
+    assert Alert.objects.get(pk=alert.pk).state == Alert.State.CANCELLED
