@@ -44,12 +44,6 @@ class ImportSummary:
     def skip(self, row: str, reason: str) -> None:
         self.skipped.append(f"{row}: {reason}")
 
-    def add(self, other: "ImportSummary") -> None:
-        self.created += other.created
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.skipped += other.skipped
-
     def __str__(self) -> str:
         return (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
