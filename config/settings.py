@@ -197,6 +197,30 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-sweep": {"task": "alerts.tasks.sweep_task", "schedule": 5.0},
 }
 
+# Channels (alerts/channels): SMS and push backends chosen like Django's email backends. Local
+# modes record messages in the database (alerts.OutboxMessage); production talks to Twilio and
+# FCM, and a missing credential stops manage.py commands and the Celery worker at start-up.
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="alerts.channels.outbox.OutboxSmsBackend"
+    if LOCAL_MODE
+    else "alerts.channels.twilio.TwilioSmsBackend",
+)
+PUSH_BACKEND = env.str(
+    "PUSH_BACKEND",
+    default="alerts.channels.outbox.OutboxPushBackend"
+    if LOCAL_MODE
+    else "alerts.channels.fcm.FcmPushBackend",
+)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")  # a number, alphanumeric id or "MG..." service
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+TWILIO_TIMEOUT_S = env.float("TWILIO_TIMEOUT_S", default=5.0)
+FIREBASE_CREDENTIALS_FILE = env.str("FIREBASE_CREDENTIALS_FILE", default="")
+FCM_API_BASE = env.str("FCM_API_BASE", default="https://fcm.googleapis.com")
+FCM_TIMEOUT_S = env.float("FCM_TIMEOUT_S", default=5.0)
+
 from datetime import timedelta  # noqa: E402
 
 # The mobile REST API (volunteers/apis.py, /api/v1/): knox tokens per device, throttles in the
