@@ -1038,7 +1038,7 @@ def test_an_answer_and_a_cancel_at_the_same_moment_both_complete(reference_geogr
         assert locked.wait(10)
         threads["cancel"].start()  # the dispatcher's cancel queues for the incident first …
         _wait_until(lambda: "cancel" in pids and _waiting_on_locks([pids["cancel"]]) == 1)
-        threads["answer"].start()  # … then the answer, which already holds its alert row
+        threads["answer"].start()  # … then the volunteer's answer
         _wait_until(lambda: "answer" in pids and _waiting_on_locks(pids.values()) == 2)
     finally:
         release.set()
