@@ -26,6 +26,16 @@ class Candidate:
     location: Point | None
 
 
+# Volunteers in their quiet hours (a window that may wrap past midnight) are not alerted.
+_NOT_IN_QUIET_HOURS = """
+      AND NOT (
+        v.quiet_hours_start IS NOT NULL AND v.quiet_hours_end IS NOT NULL AND CASE
+          WHEN v.quiet_hours_start <= v.quiet_hours_end
+            THEN %(local_time)s >= v.quiet_hours_start AND %(local_time)s < v.quiet_hours_end
+          ELSE %(local_time)s >= v.quiet_hours_start OR %(local_time)s < v.quiet_hours_end END
+      )
+"""
+
 # The app pool: nearest first by the GiST index (KNN `<->` with LIMIT), bounded by ST_DWithin.
 _APP_CANDIDATES_SQL = f"""
     SELECT v.id, ST_Distance(v.location, %(point)s::geography) AS distance_m,
@@ -36,6 +46,7 @@ _APP_CANDIDATES_SQL = f"""
       AND v.date_of_birth <= (CURRENT_DATE - INTERVAL '{MINIMUM_AGE_YEARS} years')::date
       AND v.location_updated_at >= %(fresh_since)s
       AND ST_DWithin(v.location, %(point)s::geography, %(radius_m)s)
+      {_NOT_IN_QUIET_HOURS}
       AND NOT EXISTS (
         SELECT 1 FROM alerts_alert a WHERE a.incident_id = %(incident_id)s AND a.volunteer_id = v.id
       )
@@ -44,7 +55,7 @@ _APP_CANDIDATES_SQL = f"""
 """
 
 # The corps pool: every available member of the local area that contains the incident.
-_CORPS_CANDIDATES_SQL = """
+_CORPS_CANDIDATES_SQL = f"""
     SELECT v.id,
            CASE WHEN v.location IS NULL THEN NULL
                 ELSE ST_Distance(v.location, %(point)s::geography) END AS distance_m,
@@ -53,6 +64,7 @@ _CORPS_CANDIDATES_SQL = """
     JOIN volunteers_localarea la ON la.id = v.local_area_id
     WHERE v.is_available
       AND ST_Intersects(la.area, %(point)s::geometry)
+      {_NOT_IN_QUIET_HOURS}
       AND NOT EXISTS (
         SELECT 1 FROM alerts_alert a WHERE a.incident_id = %(incident_id)s AND a.volunteer_id = v.id
       )
@@ -101,6 +113,7 @@ def dispatch_candidates(
         "radius_m": radius_m,
         "limit": policy.app_volunteers_per_wave,
         "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
+        "local_time": timezone.localtime(now).time(),
     }
     corps = _candidates(_CORPS_CANDIDATES_SQL, params, Alert.Pool.CORPS) if include_corps else []
     corps_ids = {candidate.volunteer_id for candidate in corps}

@@ -7,6 +7,7 @@ workers is queued only after the transaction that created it commits.
 
 import datetime as dt
 import logging
+import re
 
 from django.conf import settings
 from django.db import transaction
@@ -90,14 +91,17 @@ def _deliveries_create(channels_by_alert: dict[int, list[str]], kind: str) -> li
         ],
         ignore_conflicts=True,
     )
-    return list(
-        AlertDelivery.objects.filter(
+    wanted = {(alert_id, c) for alert_id, channels in channels_by_alert.items() for c in channels}
+    return [
+        pk
+        for pk, alert_id, channel in AlertDelivery.objects.filter(
             alert_id__in=channels_by_alert,
             kind=kind,
             state=AlertDelivery.State.PENDING,
             attempts=0,
-        ).values_list("pk", flat=True)
-    )
+        ).values_list("pk", "alert_id", "channel")
+        if (alert_id, channel) in wanted
+    ]
 
 
 def _alert_channels(alerts: list[Alert]) -> dict[int, list[str]]:
@@ -117,13 +121,21 @@ def _alert_channels(alerts: list[Alert]) -> dict[int, list[str]]:
 
 
 def _channels_used(alerts: list[Alert]) -> dict[int, list[str]]:
-    """Follow-up messages go on the channels the alert reached the volunteer by."""
+    """Follow-up messages go on the channels the alert went out on (or is going out on).
+
+    An alert still pending is never sent once the incident has ended or the volunteer was
+    released, so nobody is told to stand down from an alert they never got.
+    """
     channels: dict[int, list[str]] = {}
-    for alert_id, channel in (
-        AlertDelivery.objects.filter(alert__in=alerts, kind=AlertDelivery.Kind.ALERT)
-        .exclude(state=AlertDelivery.State.FAILED)
-        .values_list("alert_id", "channel")
-    ):
+    for alert_id, channel in AlertDelivery.objects.filter(
+        alert__in=alerts,
+        kind=AlertDelivery.Kind.ALERT,
+        state__in=[
+            AlertDelivery.State.SENDING,
+            AlertDelivery.State.SENT,
+            AlertDelivery.State.DELIVERED,
+        ],
+    ).values_list("alert_id", "channel"):
         channels.setdefault(alert_id, []).append(channel)
     return channels
 
@@ -199,24 +211,34 @@ def incident_escalate(*, incident_id: int, after_wave: int | None = None, actor=
     """Send the next wave, wider, if too few have accepted; once per wave.
 
     The periodic check passes the wave it was scheduled after, so a late or repeated check
-    does nothing; the dispatcher's "next wave now" passes none and always sends one.
+    does nothing. The dispatcher's "next wave now" passes none and always sends one, also
+    after the target was reached (responders may have dropped out), but never for an
+    incident where volunteers were deliberately not activated.
     """
     incident = Incident.objects.select_for_update(no_key=True).filter(pk=incident_id).first()
-    if incident is None or incident.state != Incident.State.DISPATCHING:
+    if incident is None:
         return False
-    if after_wave is not None and incident.dispatch_wave != after_wave:
+    requested = actor is not None
+    recruiting = incident.state == Incident.State.DISPATCHING or (
+        requested and incident.state == Incident.State.ACTIVE and not incident.exclusion_reasons
+    )
+    if not recruiting:
         return False
     policy = selectors.dispatch_policy_current()
-    if after_wave is not None:
+    if not requested:
+        if after_wave is not None and incident.dispatch_wave != after_wave:
+            return False
         if incident.dispatch_wave >= policy.max_waves:
             return False
         if _accepted_count(incident_id) >= policy.target_accepted:
             return False
     radius_m = min(
-        (incident.dispatch_radius_m or policy.radius_m) + policy.radius_step_m, policy.max_radius_m
+        (incident.dispatch_radius_m or policy.radius_m) + policy.radius_step_m,
+        policy.max_radius_m,
     )
-    if actor is not None:
+    if requested:
         _event(incident_id, "wave_requested", _("Next wave requested"), actor=actor)
+        Incident.objects.filter(pk=incident_id).update(state=Incident.State.DISPATCHING)
     _send_wave(incident, policy, wave=incident.dispatch_wave + 1, radius_m=radius_m)
     return True
 
@@ -551,7 +573,8 @@ def alerts_stand_down(*, incident: Incident, actor=None) -> None:
 
 def sms_reply_handle(*, from_phone: str, body: str) -> Alert | None:
     """JA accepts and NEJ declines the sender's latest open alert; anything else is ignored."""
-    answer = body.strip().split(maxsplit=1)[0].upper() if body.strip() else ""
+    words = re.findall(r"\w+", body)
+    answer = words[0].upper() if words else ""
     if answer not in {"JA", "NEJ", "YES", "NO"}:
         return None
     volunteer = Volunteer.objects.filter(phone=from_phone).first()

@@ -207,3 +207,26 @@ def test_the_app_wave_stays_full_when_corps_members_are_also_nearest(incident):
         (app[0].pk, Alert.Pool.APP),
         (app[1].pk, Alert.Pool.APP),
     ]
+
+
+def _at_local(hour: int, minute: int = 0) -> dt.datetime:
+    return timezone.make_aware(dt.datetime(2026, 11, 25, hour, minute))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "local_hour", "alerted"),
+    [
+        (dt.time(22), dt.time(7), 23, False),  # a night window wrapping past midnight
+        (dt.time(22), dt.time(7), 3, False),
+        (dt.time(22), dt.time(7), 12, True),
+        (dt.time(9), dt.time(17), 12, False),  # a day window
+        (dt.time(9), dt.time(17), 17, True),  # the end is exclusive
+    ],
+)
+def test_volunteers_in_their_quiet_hours_are_not_chosen(incident, start, end, local_hour, alerted):
+    now = _at_local(local_hour)
+    volunteer = VolunteerFactory(
+        location=north(500), location_updated_at=now, quiet_hours_start=start, quiet_hours_end=end
+    )
+
+    assert (volunteer.pk in chosen_ids(incident, now=now)) is alerted

@@ -115,8 +115,14 @@ def make_alert(incident, volunteer=None, *, pool=Alert.Pool.APP, channels=(Chann
     alert = AlertFactory(
         incident=incident, volunteer=volunteer or VolunteerFactory(), pool=pool, **kw
     )
+    # Past "queued", the alert's messages went out.
+    sent = alert.state != Alert.State.QUEUED
     for channel in channels:
-        AlertDeliveryFactory(alert=alert, channel=channel)
+        AlertDeliveryFactory(
+            alert=alert,
+            channel=channel,
+            state=AlertDelivery.State.SENT if sent else AlertDelivery.State.PENDING,
+        )
     return alert
 
 
@@ -514,9 +520,11 @@ def test_reaching_the_target_releases_the_waiting_alerts_and_activates_the_incid
 ):
     DispatchPolicyFactory(target_accepted=1)
     acceptor = responder(incident)
-    by_push = make_alert(incident, DeviceFactory().volunteer, channels=[Channel.PUSH])
+    by_push = make_alert(
+        incident, DeviceFactory().volunteer, channels=[Channel.PUSH], state=Alert.State.SENT
+    )
     by_sms = make_alert(incident, channels=[Channel.SMS], state=Alert.State.SENT)
-    push_failed = make_alert(incident, channels=[Channel.PUSH, Channel.SMS])
+    push_failed = make_alert(incident, channels=[Channel.PUSH, Channel.SMS], state=Alert.State.SENT)
     AlertDelivery.objects.filter(alert=push_failed, channel=Channel.PUSH).update(
         state=AlertDelivery.State.FAILED
     )
@@ -781,9 +789,14 @@ def test_escalation_radius_is_capped_at_the_maximum(dispatched):
 
 def test_cancel_stands_down_live_alerts_on_the_channels_used(incident, dispatcher):
     app = make_alert(incident, channels=[Channel.PUSH], state=Alert.State.SENT)
-    corps = make_alert(incident, pool=Alert.Pool.CORPS, channels=[Channel.PUSH, Channel.SMS])
+    corps = make_alert(
+        incident,
+        pool=Alert.Pool.CORPS,
+        channels=[Channel.PUSH, Channel.SMS],
+        state=Alert.State.DELIVERED,
+    )
     accepted = make_alert(incident, channels=[Channel.SMS], state=Alert.State.EN_ROUTE)
-    push_failed = make_alert(incident, channels=[Channel.PUSH, Channel.SMS])
+    push_failed = make_alert(incident, channels=[Channel.PUSH, Channel.SMS], state=Alert.State.SENT)
     AlertDelivery.objects.filter(alert=push_failed, channel=Channel.PUSH).update(
         state=AlertDelivery.State.FAILED
     )
@@ -1053,3 +1066,46 @@ def test_an_answer_and_a_cancel_at_the_same_moment_both_complete(reference_geogr
     assert errors["answer"].code in {"ended", "not_open"}
     assert Incident.objects.get(pk=incident.pk).state == Incident.State.CANCELLED
     assert Alert.objects.get(pk=alert.pk).state == Alert.State.CANCELLED
+
+
+@pytest.mark.parametrize("body", ["Ja.", "ja!", "  JA, jeg kommer"])
+def test_sms_reply_tolerates_punctuation(incident, body):
+    alert = make_alert(incident, state=Alert.State.SENT)
+
+    services.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=body)
+
+    assert refreshed(alert).state == Alert.State.ACCEPTED
+
+
+def test_a_dispatcher_can_recruit_again_after_the_target_was_reached(dispatched, dispatcher):
+    incident, first, at_6km = dispatched
+    DispatchPolicyFactory(target_accepted=1)
+    services.alert_accept(alert_id=Alert.objects.get(volunteer=first).pk, volunteer=first)
+    assert refreshed(incident).state == Incident.State.ACTIVE
+    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is False
+
+    assert services.incident_escalate(incident_id=incident.pk, actor=dispatcher) is True
+
+    assert refreshed(incident).state == Incident.State.DISPATCHING
+    assert Alert.objects.filter(volunteer=at_6km, wave=2).exists()
+
+
+def test_no_wave_is_sent_where_volunteers_were_deliberately_not_activated(dispatcher):
+    incident = IncidentFactory(exclusion_reasons=[Incident.Exclusion.UNSAFE_SCENE])
+    services.incident_dispatch(incident_id=incident.pk)
+    VolunteerFactory(location=north(500))
+
+    assert services.incident_escalate(incident_id=incident.pk, actor=dispatcher) is False
+    assert not Alert.objects.filter(incident=incident).exists()
+
+
+def test_no_stand_down_reaches_someone_whose_alert_never_went_out(incident, dispatcher):
+    sent = make_alert(incident, channels=[Channel.SMS], state=Alert.State.SENT)
+    AlertDelivery.objects.filter(alert=sent).update(state=AlertDelivery.State.SENT)
+    never_sent = make_alert(incident, channels=[Channel.SMS])
+
+    incident_cancel(incident_id=incident.pk, actor=dispatcher)
+
+    stand_downs = AlertDelivery.objects.filter(kind=Kind.STAND_DOWN)
+    assert list(stand_downs.values_list("alert_id", flat=True)) == [sent.pk]
+    assert refreshed(never_sent).state == Alert.State.CANCELLED
