@@ -213,7 +213,7 @@ class LogoutApi(ApiView):
         summary="Revoke this device's token",
     )
     def post(self, request):
-        request.auth.delete()
+        services.auth_token_revoke(auth_token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -478,7 +478,9 @@ class DeviceListApi(ApiView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        device = services.device_register(volunteer=self.volunteer(), **data.validated_data)
+        device = services.device_register(
+            volunteer=self.volunteer(), auth_token=request.auth, **data.validated_data
+        )
         return Response(DeviceOutputSerializer(device).data, status=status.HTTP_201_CREATED)
 
 

@@ -148,6 +148,14 @@ class Device(models.Model):
         Volunteer, on_delete=models.CASCADE, related_name="devices", verbose_name=_("volunteer")
     )
     push_token = models.CharField(_("push token"), max_length=4096, unique=True)
+    auth_token = models.ForeignKey(
+        settings.KNOX_TOKEN_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The app session that registered it: logging out silences the device."),
+    )
     platform = models.CharField(_("platform"), max_length=10, choices=Platform.choices)
     is_active = models.BooleanField(_("active"), default=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)

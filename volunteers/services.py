@@ -659,7 +659,9 @@ def volunteer_location_clear(*, volunteer: Volunteer) -> None:
     )
 
 
-def device_register(*, volunteer: Volunteer, push_token: str, platform: str) -> Device:
+def device_register(
+    *, volunteer: Volunteer, push_token: str, platform: str, auth_token=None
+) -> Device:
     """Register the app's push token; a token seen before moves to this volunteer (same phone)."""
     with transaction.atomic():
         device, _created = Device.objects.update_or_create(
@@ -667,11 +669,19 @@ def device_register(*, volunteer: Volunteer, push_token: str, platform: str) -> 
             defaults={
                 "volunteer": volunteer,
                 "platform": platform,
+                "auth_token": auth_token,
                 "is_active": True,
                 "last_seen_at": timezone.now(),
             },
         )
     return device
+
+
+@transaction.atomic
+def auth_token_revoke(*, auth_token) -> None:
+    """Log a device out: its token stops working and its push token stops getting alerts."""
+    Device.objects.filter(auth_token=auth_token).update(is_active=False)
+    auth_token.delete()
 
 
 def device_update(

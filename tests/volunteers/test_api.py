@@ -195,10 +195,17 @@ def test_login_gives_a_token_per_device_and_logout_revokes_only_that_one(api):
     phone_a.credentials(HTTP_AUTHORIZATION=f"Token {tokens[0]}")
     phone_b.credentials(HTTP_AUTHORIZATION=f"Token {tokens[1]}")
 
+    for client, token in ((phone_a, "push-token-a"), (phone_b, "push-token-b")):
+        device = {"push_token": token, "platform": "android"}
+        assert client.post("/api/v1/devices/", device, format="json").status_code == 201
+
     assert phone_a.post("/api/v1/auth/logout/").status_code == 204
 
     assert phone_a.get("/api/v1/me/").status_code == 401
     assert phone_b.get("/api/v1/me/").status_code == 200
+    # The logged-out phone gets no more alerts; the other one still does.
+    active = dict(volunteer.devices.values_list("push_token", "is_active"))
+    assert active == {"push-token-a": False, "push-token-b": True}
 
 
 def test_login_of_an_unknown_phone_is_refused(api):
