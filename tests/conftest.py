@@ -29,33 +29,32 @@ def reference_geography(_geography_committed, db):
         call_command("load_geography", verbosity=0)
 
 
-@pytest.fixture(scope="session")
-def _celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker on the real Redis broker, in threads of this process."""
+def _flush_broker() -> None:
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def dispatch_worker(transactional_db):
+    """A real Celery worker on the real Redis broker, in threads of this process.
+
+    One per test: it stops, and the queue is emptied, before the test database is flushed, so
+    no task of one test runs into the next one or into the flush.
+    """
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
 
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # no tasks left over from another run
-    with (
-        django_db_blocker.unblock(),
-        start_worker(
-            app,
-            pool="threads",
-            concurrency=4,
-            perform_ping_check=False,
-            loglevel="WARNING",
-            shutdown_timeout=15,
-        ),
+    _flush_broker()
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=15,
     ):
         yield app
-
-
-@pytest.fixture
-def dispatch_worker(transactional_db, _celery_worker):
-    """For tests whose flow crosses the queue: committed data and a running worker."""
-    yield _celery_worker
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    _flush_broker()
 
 
 from tests.fakes.fixtures import *  # noqa: E402, F403
