@@ -31,6 +31,19 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
+class DispatcherFactory(UserFactory):
+    """A user of AMK's console: member of the dispatchers' group."""
+
+    @factory.post_generation
+    def dispatcher_group(self, create, extracted, **kwargs):
+        if create:
+            from django.contrib.auth.models import Group
+
+            from amk.services import DISPATCHERS_GROUP
+
+            self.groups.add(Group.objects.get_or_create(name=DISPATCHERS_GROUP)[0])
+
+
 class VolunteerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Volunteer

@@ -3,15 +3,16 @@
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
-from amk import services as amk_services
+from amk.models import Incident
 from tests.factories import (
     AARHUS_C,
     DefibrillatorFactory,
     DeviceFactory,
-    UserFactory,
+    DispatcherFactory,
     VolunteerFactory,
     point,
 )
@@ -47,9 +48,13 @@ def test_incident_reaches_exactly_the_nearest_volunteers_and_acceptance_gets_a_r
         location=point(AARHUS_C[0], AARHUS_C[1] + 0.0075), cabinet_code="4711", opening_hours="24/7"
     )
 
-    incident = amk_services.incident_create(
-        created_by=UserFactory(), location=point(*AARHUS_C), address=ADDRESS
+    client.force_login(DispatcherFactory())
+    response = client.post(
+        reverse("amk:incident_create"),
+        {"location": f"{AARHUS_C[1]}, {AARHUS_C[0]}", "address": ADDRESS},
     )
+    assert response.status_code == 302
+    incident = Incident.objects.get()
 
     pushes = fake_fcm.wait_for_messages(12, timeout=20)
     texts = fake_twilio.wait_for_messages(8, timeout=20)
@@ -77,3 +82,9 @@ def test_incident_reaches_exactly_the_nearest_volunteers_and_acceptance_gets_a_r
     # Nothing went out twice.
     assert len(fake_fcm.messages) == 12
     assert AlertDelivery.objects.filter(alert__incident=incident).count() == 21
+
+    # The dispatcher's live board shows the responder, the role and the AED.
+    board = client.get(reverse("amk:incident_board", args=[incident.pk])).json()
+    assert board["counts"]["accepted"] == 1
+    row = next(r for r in board["alerts"] if r["id"] == alert.pk)
+    assert row["state"] == "accepted" and row["role"] == "aed"
