@@ -223,7 +223,7 @@ def test_create_outside_region_is_refused_on_the_field(console):
         reverse("amk:incident_create"), {"location": "55.3959, 10.3883", "address": "Flakhaven 2"}
     )
     assert response.status_code == 200
-    assert "outside Region Midtjylland" in " ".join(response.context["form"].errors["location"])
+    assert "uden for Region Midtjylland" in " ".join(response.context["form"].errors["location"])
     assert not Incident.objects.exists()
 
 
@@ -409,7 +409,7 @@ def test_cancel_stands_everyone_down(console, dispatcher):
     assert [str(m) for m in response.context["messages"]]
 
     again = console.post(reverse("amk:incident_cancel", args=[incident.pk]), follow=True)
-    assert any("already ended" in str(m) for m in again.context["messages"])
+    assert any("allerede afsluttet" in str(m) for m in again.context["messages"])
 
 
 def test_close_releases_volunteers(console):
@@ -428,7 +428,7 @@ def test_note_is_added_to_the_timeline(console, dispatcher):
     response = console.post(
         reverse("amk:incident_note", args=[incident.pk]), {"text": ""}, follow=True
     )
-    assert any("empty" in str(m) for m in response.context["messages"])
+    assert any("Notatet er tomt" in str(m) for m in response.context["messages"])
 
 
 def test_next_wave_now(console, dispatcher, django_capture_on_commit_callbacks):
@@ -446,7 +446,7 @@ def test_next_wave_now(console, dispatcher, django_capture_on_commit_callbacks):
     assert incident.dispatch_wave == 2
     assert incident.alerts.count() == 1
     assert IncidentEvent.objects.filter(incident=incident, kind="wave_requested", actor=dispatcher)
-    assert any("wave" in str(m).lower() for m in response.context["messages"])
+    assert any("bølge" in str(m).lower() for m in response.context["messages"])
 
 
 def test_next_wave_refused_when_not_dispatching(console):

@@ -103,7 +103,7 @@ def test_bad_rows_are_skipped_with_their_reason(tmp_path):
     assert "created 1, updated 0, unchanged 0, skipped 4" in output
     assert "row 3: kommunekode: unknown municipality '9999'" in output
     assert "row 4: lon/lat: 2.29, 48.85 is outside Denmark" in output
-    assert "row 5 (Havet): village point is not on land" in output
+    assert "row 5: lon/lat: 11.2, 56.3 is outside Denmark" in output  # the Kattegat
     assert "row 6: lon/lat: not numbers" in output
     assert list(LocalArea.objects.values_list("name", flat=True)) == ["Ballen"]
 
