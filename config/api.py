@@ -1,5 +1,7 @@
 """REST API plumbing shared by the apps: error mapping, lean token auth, throttles, schema hooks."""
 
+import hashlib
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from knox.auth import TokenAuthentication
@@ -87,7 +89,11 @@ class LoginIpThrottle(IpThrottle):
 
 
 class PhoneThrottle(_DynamicRateThrottle):
-    """Keyed by the phone number in the request body, normalised to E.164 when it parses."""
+    """Keyed by the phone number in the request body, normalised to E.164 when it parses.
+
+    The key holds a digest, not the number: no phone numbers in the cache, and no odd
+    characters from hostile input in a cache key.
+    """
 
     def get_cache_key(self, request, view):
         import phonenumbers
@@ -100,8 +106,9 @@ class PhoneThrottle(_DynamicRateThrottle):
             number = phonenumbers.parse(raw, settings.PHONENUMBER_DEFAULT_REGION)
             ident = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         except phonenumbers.NumberParseException:
-            ident = raw.strip()[:32]
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+            ident = raw.strip()
+        digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class OtpPhoneThrottle(PhoneThrottle):

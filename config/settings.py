@@ -52,7 +52,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,7 +59,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
 ]
+
+if not LOCAL_MODE:
+    # Production serves the collected static files itself; locally runserver and the test
+    # live server serve them from the apps.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -124,6 +129,13 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
+# Lock-out (config/lockout.py): after LOGIN_LOCKOUT_FAILURES failed passwords for one username
+# from one IP, or LOGIN_LOCKOUT_FAILURES_PER_USER from anywhere, logins for it are refused for
+# LOGIN_LOCKOUT_WINDOW_S (console and admin alike).
+AUTHENTICATION_BACKENDS = ["config.lockout.LockoutModelBackend"]
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_FAILURES_PER_USER = env.int("LOGIN_LOCKOUT_FAILURES_PER_USER", default=50)
+LOGIN_LOCKOUT_WINDOW_S = env.int("LOGIN_LOCKOUT_WINDOW_S", default=15 * 60)
 
 # Security: production defaults are strict; local modes run on plain http://127.0.0.1.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_MODE)
@@ -186,9 +198,24 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No phone numbers, tokens or coordinates in the logs, whoever writes them.
+    "filters": {"personal_data": {"()": "config.security.PersonalDataFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # twilio's HTTP client logs request bodies (numbers, texts) at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+        "alerts.channels.twilio.http": {"level": "WARNING"},
+    },
 }
+# The Celery worker logs through the handler above (and its filter) instead of its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # The platform's public address, for provider callbacks (Twilio status) and links in messages.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
