@@ -106,8 +106,8 @@ class InvalidRecipientError(PermanentChannelError, ValueError):
     """The number or token cannot be addressed at all; raised when the message is built."""
 
 
-class SmsBackend(ABC):
-    """Sends one SMS; returns the provider's message id (used to match status callbacks)."""
+class ChannelBackend:
+    """What every channel backend shares: a start-up configuration check and a close hook."""
 
     @classmethod
     def configuration_errors(cls) -> list[str]:
@@ -118,32 +118,23 @@ class SmsBackend(ABC):
         errors = self.configuration_errors()
         if errors:
             raise ImproperlyConfigured(f"{type(self).__name__}: " + "; ".join(errors))
+
+    def close(self) -> None:
+        """Release connections; called when the cached backend is dropped."""
+
+
+class SmsBackend(ChannelBackend, ABC):
+    """Sends one SMS; returns the provider's message id (used to match status callbacks)."""
 
     @abstractmethod
     def send(self, message: SmsMessage) -> str: ...
 
-    def close(self) -> None:  # noqa: B027  (optional hook)
-        """Release connections; called when the cached backend is dropped."""
 
-
-class PushBackend(ABC):
+class PushBackend(ChannelBackend, ABC):
     """Sends one push notification; returns the provider's message id."""
-
-    @classmethod
-    def configuration_errors(cls) -> list[str]:
-        """What is missing from the settings for this backend to work; [] when ready."""
-        return []
-
-    def __init__(self) -> None:
-        errors = self.configuration_errors()
-        if errors:
-            raise ImproperlyConfigured(f"{type(self).__name__}: " + "; ".join(errors))
 
     @abstractmethod
     def send(self, message: PushMessage) -> str: ...
-
-    def close(self) -> None:  # noqa: B027  (optional hook)
-        """Release connections; called when the cached backend is dropped."""
 
 
 def load_backend_class(setting_name: str, base: type) -> type:
