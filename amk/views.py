@@ -106,7 +106,8 @@ def incident_list(request):
 @require_http_methods(["GET", "POST"])
 @dispatcher_required
 def incident_create(request):
-    form = IncidentForm(request.POST or None)
+    # An empty POST is a submission too: it gets the "required" messages, not a blank form.
+    form = IncidentForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -239,7 +240,8 @@ def incident_note(request, incident_id: int):
 @require_GET
 @dispatcher_required
 def place_search_json(request):
-    query = request.GET.get("q", "")[:100]
+    # PostgreSQL refuses NUL in text: such a query is noise, not a server error.
+    query = request.GET.get("q", "").replace("\x00", "")[:100]
     matches = selectors.place_search(query=query, limit=10) if query.strip() else []
     return JsonResponse(
         {

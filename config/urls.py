@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts import webhooks
 from config import views
+from config.lockout import LockoutAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,7 +21,9 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            next_page="amk:incident_list", redirect_authenticated_user=True
+            next_page="amk:incident_list",
+            redirect_authenticated_user=True,
+            authentication_form=LockoutAuthenticationForm,
         ),
         name="login",
     ),

@@ -1,0 +1,116 @@
+"""Login lock-out for the console and the admin.
+
+Failed password logins are counted in the cache per (username, client IP) and per username;
+past the limit, ``LockoutModelBackend`` refuses even the right password until the window has
+passed, for the console's login and the admin's alike. The console's login form says so in
+Danish (``LockoutAuthenticationForm``) instead of "wrong password".
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth import signals
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.dispatch import receiver
+
+LOCKED_OUT_MESSAGE = (
+    "For mange mislykkede loginforsøg. Kontoen er midlertidigt spærret; prøv igen om "
+    "%(minutes)d minutter, eller kontakt vagthavende eller en administrator for at få "
+    "adgang nu."
+)
+
+
+def _client_ip(request) -> str:
+    if request is None:
+        return "-"
+    return request.META.get("REMOTE_ADDR") or "-"
+
+
+def _key(*parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f"login-fail:{digest}"
+
+
+def _keys(username: str, request) -> tuple[str, str]:
+    name = (username or "").strip().lower()
+    return _key("user+ip", name, _client_ip(request)), _key("user", name)
+
+
+def _limits() -> tuple[int, int, int]:
+    return (
+        settings.LOGIN_LOCKOUT_FAILURES,
+        settings.LOGIN_LOCKOUT_FAILURES_PER_USER,
+        settings.LOGIN_LOCKOUT_WINDOW_S,
+    )
+
+
+def login_locked_out(username: str, request) -> bool:
+    per_ip, per_user, _window = _limits()
+    pair_key, user_key = _keys(username, request)
+    counts = cache.get_many([pair_key, user_key])
+    return counts.get(pair_key, 0) >= per_ip or counts.get(user_key, 0) >= per_user
+
+
+def login_failure_record(username: str, request) -> None:
+    _per_ip, _per_user, window = _limits()
+    for key in _keys(username, request):
+        # add() starts the window; incr() never extends it, so a lock-out ends on time.
+        if not cache.add(key, 1, timeout=window):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add() and incr()
+                cache.add(key, 1, timeout=window)
+
+
+def login_failures_clear(username: str, request) -> None:
+    pair_key, _user_key = _keys(username, request)
+    cache.delete(pair_key)
+
+
+@receiver(signals.user_login_failed)
+def _on_login_failed(sender, credentials, request=None, **kwargs):
+    username = credentials.get("username") or ""
+    if username and not getattr(request, "_login_locked_out", False):
+        login_failure_record(username, request)
+
+
+@receiver(signals.user_logged_in)
+def _on_logged_in(sender, request, user, **kwargs):
+    login_failures_clear(user.get_username(), request)
+
+
+class LockoutModelBackend(ModelBackend):
+    """ModelBackend that refuses every password while the (username, IP) pair is locked out."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None:
+            username = kwargs.get(self._username_field())
+        if username and login_locked_out(str(username), request):
+            if request is not None:
+                request._login_locked_out = True
+            raise PermissionDenied  # stops authenticate() here; no other backend is asked
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+    @staticmethod
+    def _username_field() -> str:
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().USERNAME_FIELD
+
+
+class LockoutAuthenticationForm(AuthenticationForm):
+    """The console's login form: a locked-out user is told so, in Danish, not 'wrong password'."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username and login_locked_out(username, self.request):
+            raise ValidationError(
+                LOCKED_OUT_MESSAGE % {"minutes": max(1, settings.LOGIN_LOCKOUT_WINDOW_S // 60)},
+                code="locked_out",
+            )
+        return super().clean()
