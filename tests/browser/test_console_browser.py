@@ -113,13 +113,16 @@ def test_dispatcher_creates_incident_and_sees_acceptance_live(
     page.evaluate("window.__sameDocument = true")
     alerts = _wait_for(lambda: list(Alert.objects.filter(incident=incident)))
     assert len(alerts) == 3
-    page.wait_for_function("document.querySelector('[data-count=alerted]').textContent === '3'")
+    from playwright.sync_api import expect
+
+    # Locator assertions, not wait_for_function: the console's CSP forbids eval in the page.
+    expect(page.locator("[data-count=alerted]")).to_have_text("3")
 
     alert = Alert.objects.get(incident=incident, volunteer=volunteers[0])
     services.alert_accept(alert_id=alert.pk, volunteer=volunteers[0])
 
     page.wait_for_selector("#responders .badge.state-accepted")
-    page.wait_for_function("document.querySelector('[data-count=accepted]').textContent === '1'")
+    expect(page.locator("[data-count=accepted]")).to_have_text("1")
     responders = page.inner_text("#responders")
     assert "Mette" in responders and str(volunteers[0].phone) in responders
     assert page.evaluate("window.__sameDocument") is True
