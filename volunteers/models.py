@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GistIndex
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -106,6 +107,20 @@ class Volunteer(models.Model):
         verbose_name = _("volunteer")
         verbose_name_plural = _("volunteers")
         ordering = ["-created_at"]
+        indexes = [
+            # The app pool of candidate selection (alerts.selectors): KNN over only the people
+            # who can be alerted at all; freshness and age are checked on the few rows it yields.
+            GistIndex(
+                fields=["location"],
+                name="volunteer_dispatchable_loc_idx",
+                condition=models.Q(
+                    is_heart_runner=True,
+                    is_available=True,
+                    phone_verified_at__isnull=False,
+                    location__isnull=False,
+                ),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(date_of_birth__lte=AdultBirthdateLimit()),
