@@ -48,7 +48,8 @@ def _enqueue_sends(delivery_ids: list[int]) -> None:
         for delivery_id in delivery_ids:
             delivery_send_task.delay(delivery_id)
 
-    transaction.on_commit(enqueue)
+    # robust: a broker outage must not undo or fail the caller; the sweep re-queues the rows.
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _event(incident_id: int, kind: str, message: str, *, alert_id=None, actor=None) -> None:
@@ -187,7 +188,8 @@ def _send_wave(incident: Incident, policy: DispatchPolicy, *, wave: int, radius_
             incident_escalate_task.apply_async(
                 (incident.pk, wave), countdown=policy.escalate_after_s
             ),
-        )
+        ),
+        robust=True,
     )
     return len(candidates)
 

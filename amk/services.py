@@ -302,7 +302,8 @@ def incident_create(
         )
     from alerts.tasks import incident_dispatch_task
 
-    transaction.on_commit(lambda: incident_dispatch_task.delay(incident.pk))
+    # robust: with the broker down the incident is still saved and answered; the sweep sends it.
+    transaction.on_commit(lambda: incident_dispatch_task.delay(incident.pk), robust=True)
     return incident
 
 

@@ -1,0 +1,48 @@
+"""Quick (not slow): a broker outage at enqueue time never fails the dispatcher's request."""
+
+import pytest
+from django.urls import reverse
+from kombu.exceptions import OperationalError
+
+from alerts import services as alert_services
+from alerts.models import Alert, AlertDelivery
+from alerts.tasks import delivery_send_task, incident_dispatch_task
+from amk.models import Incident
+from tests.factories import AARHUS_C, DispatcherFactory, VolunteerFactory, point
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _broker_down(*args, **kwargs):
+    raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_incident_is_saved_and_answered_when_the_broker_is_down(
+    client, reference_geography, monkeypatch
+):
+    monkeypatch.setattr(incident_dispatch_task, "delay", _broker_down)
+    client.force_login(DispatcherFactory())
+    response = client.post(
+        reverse("amk:incident_create"),
+        {"location": f"{AARHUS_C[1]}, {AARHUS_C[0]}", "address": "Store Torv 1"},
+    )
+    assert response.status_code == 302
+    assert Incident.objects.get().state == Incident.State.PENDING_DISPATCH  # for the sweep
+
+
+def test_dispatch_commits_its_alerts_when_the_broker_is_down(reference_geography, monkeypatch):
+    from amk import services as amk_services
+
+    VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.001))
+    monkeypatch.setattr(incident_dispatch_task, "delay", _broker_down)
+    monkeypatch.setattr(delivery_send_task, "delay", _broker_down)
+    incident = amk_services.incident_create(
+        created_by=DispatcherFactory(),
+        location=point(*AARHUS_C),
+        address="Store Torv 1",
+        note="",
+        exclusion_reasons=[],
+    )
+    alert_services.incident_dispatch(incident_id=incident.pk)
+    assert Alert.objects.filter(incident=incident).count() == 1
+    assert AlertDelivery.objects.filter(state=AlertDelivery.State.PENDING).count() == 1
