@@ -1,10 +1,15 @@
 """The words volunteers receive, in Danish by default. Before acceptance: no address."""
 
 from django.conf import settings
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
 from alerts.models import Alert, AlertDelivery
+
+
+def kilometres(metres: float) -> str:
+    """One decimal, in the active language's format ("1,5" in Danish)."""
+    return formats.number_format(metres / 1000, 1)
 
 
 def _distance_text(distance_m: int | None) -> str:
@@ -12,7 +17,7 @@ def _distance_text(distance_m: int | None) -> str:
         return _("near you")
     if distance_m < 1000:
         return _("about %(m)d m from you") % {"m": round(distance_m, -2) or 100}
-    return _("about %(km).1f km from you") % {"km": distance_m / 1000}
+    return _("about %(km)s km from you") % {"km": kilometres(distance_m)}
 
 
 def _role_text(alert: Alert) -> str:

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from alerts import selectors
 from alerts.channels.base import (
@@ -26,7 +27,7 @@ from alerts.channels.base import (
     get_push_backend,
     get_sms_backend,
 )
-from alerts.messages import message_texts
+from alerts.messages import kilometres, message_texts
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
 from amk.models import Incident, IncidentEvent
 from config.exceptions import ApplicationError
@@ -79,7 +80,7 @@ def _alert_move(alert: Alert, to_state: str, *, from_states, actor=None, **field
 
 
 def _volunteer_label(alert: Alert) -> str:
-    return _("Volunteer %(n)s") % {"n": alert.volunteer_id or "–"}
+    return _("Volunteer #%(id)s") % {"id": alert.volunteer_id or "–"}
 
 
 def _deliveries_create(channels_by_alert: dict[int, list[str]], kind: str) -> list[int]:
@@ -175,8 +176,12 @@ def _send_wave(incident: Incident, policy: DispatchPolicy, *, wave: int, radius_
     _event(
         incident.pk,
         "wave",
-        _("Wave %(wave)d: %(n)d volunteers alerted within %(km).1f km (%(corps)d from the corps)")
-        % {"wave": wave, "n": len(candidates), "km": radius_m / 1000, "corps": corps},
+        ngettext(
+            "Wave %(wave)d: %(n)d volunteer alerted within %(km)s km (%(corps)d from the corps)",
+            "Wave %(wave)d: %(n)d volunteers alerted within %(km)s km (%(corps)d from the corps)",
+            len(candidates),
+        )
+        % {"wave": wave, "n": len(candidates), "km": kilometres(radius_m), "corps": corps},
     )
     from alerts.tasks import alerts_sms_fallback_task, incident_escalate_task
 
