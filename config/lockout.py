@@ -9,6 +9,7 @@ Danish (``LockoutAuthenticationForm``) instead of "wrong password".
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from django.conf import settings
 from django.contrib.auth import signals
@@ -17,6 +18,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
 
 LOCKED_OUT_MESSAGE = (
     "For mange mislykkede loginforsøg. Kontoen er midlertidigt spærret; prøv igen om "
@@ -52,24 +55,34 @@ def _limits() -> tuple[int, int, int]:
 def login_locked_out(username: str, request) -> bool:
     per_ip, per_user, _window = _limits()
     pair_key, user_key = _keys(username, request)
-    counts = cache.get_many([pair_key, user_key])
+    try:
+        counts = cache.get_many([pair_key, user_key])
+    except Exception:  # Redis down: dispatchers must still get in (fail open, logged)
+        logger.warning("login lock-out unavailable: cache unreachable", exc_info=True)
+        return False
     return counts.get(pair_key, 0) >= per_ip or counts.get(user_key, 0) >= per_user
 
 
 def login_failure_record(username: str, request) -> None:
     _per_ip, _per_user, window = _limits()
-    for key in _keys(username, request):
-        # add() starts the window; incr() never extends it, so a lock-out ends on time.
-        if not cache.add(key, 1, timeout=window):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, timeout=window)
+    try:
+        for key in _keys(username, request):
+            # add() starts the window; incr() never extends it, so a lock-out ends on time.
+            if not cache.add(key, 1, timeout=window):
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add() and incr()
+                    cache.add(key, 1, timeout=window)
+    except Exception:
+        logger.warning("login failure not counted: cache unreachable", exc_info=True)
 
 
 def login_failures_clear(username: str, request) -> None:
     pair_key, _user_key = _keys(username, request)
-    cache.delete(pair_key)
+    try:
+        cache.delete(pair_key)
+    except Exception:
+        logger.warning("login failures not cleared: cache unreachable", exc_info=True)
 
 
 @receiver(signals.user_login_failed)

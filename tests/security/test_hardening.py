@@ -293,3 +293,15 @@ def test_the_filter_is_on_the_configured_handler_and_twilio_http_logs_stay_quiet
     )
     assert logging.getLogger("twilio.http_client").getEffectiveLevel() >= logging.WARNING
     assert settings.CELERY_WORKER_HIJACK_ROOT_LOGGER is False
+
+
+def test_dispatchers_still_log_in_when_the_cache_is_down(client, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    DispatcherFactory(username="vagt9")
+    assert _login(client, "vagt9", "wrong").status_code == 200
+    assert _login(client, "vagt9", PASSWORD).status_code == 302
