@@ -186,6 +186,12 @@ class AlertDelivery(models.Model):
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    outcome_unknown_since = models.DateTimeField(
+        _("provider's answer lost since"),
+        null=True,
+        blank=True,
+        help_text=_("An attempt timed out after sending: the next one checks before resending."),
+    )
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

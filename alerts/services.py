@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 
 from alerts import selectors
 from alerts.channels.base import (
+    OutcomeUnknownError,
     PermanentChannelError,
     PushMessage,
     SmsMessage,
@@ -36,7 +37,16 @@ from volunteers.models import Device, Volunteer
 logger = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 6
-SENDING_LEASE = dt.timedelta(seconds=30)
+MAX_BACKOFF_S = 30
+# A message the provider may have taken is looked up from a little before the first try.
+RECONCILE_MARGIN = dt.timedelta(minutes=1)
+
+
+def _sending_lease() -> dt.timedelta:
+    """How long a claimed delivery is left to its sender before another may take it over:
+    longer than any provider call may last, so a live sender is never doubled."""
+    provider_timeout_s = max(settings.TWILIO_TIMEOUT_S, settings.FCM_TIMEOUT_S)
+    return dt.timedelta(seconds=provider_timeout_s + 5)
 
 
 def _enqueue_sends(delivery_ids: list[int]) -> None:
@@ -259,7 +269,7 @@ def _claim_delivery(delivery_id: int) -> AlertDelivery | None:
     now = timezone.now()
     claimed = AlertDelivery.objects.filter(
         Q(state=AlertDelivery.State.PENDING, next_attempt_at__lte=now)
-        | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - SENDING_LEASE),
+        | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - _sending_lease()),
         pk=delivery_id,
     ).update(state=AlertDelivery.State.SENDING, attempts=F("attempts") + 1, updated_at=now)
     if not claimed:
@@ -284,8 +294,8 @@ def _status_callback_url() -> str | None:
     return f"{base.rstrip('/')}{reverse('twilio-status')}" if base else None
 
 
-def _send(delivery: AlertDelivery) -> tuple[str, int | None]:
-    """Hand the message to its provider; returns (provider id, device id used for push)."""
+def _send(delivery: AlertDelivery) -> str:
+    """Hand the message to its provider; returns the provider's message id."""
     title, body = message_texts(delivery)
     alert = delivery.alert
     if delivery.channel == AlertDelivery.Channel.SMS:
@@ -298,7 +308,13 @@ def _send(delivery: AlertDelivery) -> tuple[str, int | None]:
             validity_s=validity,
             status_callback_url=_status_callback_url(),
         )
-        return get_sms_backend().send(message), None
+        backend = get_sms_backend()
+        if delivery.outcome_unknown_since:
+            # The last attempt may have reached Twilio: look before sending it again.
+            since = delivery.outcome_unknown_since - RECONCILE_MARGIN
+            if provider_id := backend.find_sent(message, since=since):
+                return provider_id
+        return backend.send(message)
     device = (
         Device.objects.filter(volunteer_id=alert.volunteer_id, is_active=True)
         .order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
@@ -309,10 +325,25 @@ def _send(delivery: AlertDelivery) -> tuple[str, int | None]:
     data = {"alert_id": str(alert.pk), "incident_id": str(alert.incident_id), "kind": delivery.kind}
     message = PushMessage(token=device.push_token, title=title, body=body, data=data, ttl_s=300)
     try:
-        return get_push_backend().send(message), device.pk
+        return get_push_backend().send(message)
     except UnregisteredTokenError:
         Device.objects.filter(pk=device.pk).update(is_active=False)
         raise
+
+
+def _retry_in(delivery: AlertDelivery) -> int | None:
+    """Backoff before the next attempt, or None to give up.
+
+    An alert by SMS, the channel of last resort, keeps trying while it still matters (the
+    incident open, the volunteer not yet answered); everything else gives up after
+    MAX_SEND_ATTEMPTS, a push alert by falling back to SMS.
+    """
+    last_resort = (
+        delivery.kind == AlertDelivery.Kind.ALERT and delivery.channel == AlertDelivery.Channel.SMS
+    )
+    if not last_resort and delivery.attempts >= MAX_SEND_ATTEMPTS:
+        return None
+    return min(2**delivery.attempts, MAX_BACKOFF_S)
 
 
 def delivery_send(*, delivery_id: int) -> int | None:
@@ -327,28 +358,55 @@ def delivery_send(*, delivery_id: int) -> int | None:
         )
         return None
     try:
-        provider_id, _device_id = _send(delivery)
+        provider_id = _send(delivery)
+    except OutcomeUnknownError as error:
+        if delivery.channel == AlertDelivery.Channel.PUSH:
+            # Sending again could show the alert twice; the app's receipt settles it, and
+            # without a receipt the SMS fallback goes out as for any unconfirmed push.
+            _delivery_sent(delivery, provider_id="", note=str(error))
+            return None
+        return _delivery_retry(delivery, error, outcome_unknown=True)
     except TransientChannelError as error:
-        if delivery.attempts < MAX_SEND_ATTEMPTS:
-            retry_in = min(2**delivery.attempts, 60)
-            AlertDelivery.objects.filter(pk=delivery_id).update(
-                state=AlertDelivery.State.PENDING,
-                last_error=str(error)[:1000],
-                next_attempt_at=now + dt.timedelta(seconds=retry_in),
-                updated_at=now,
-            )
-            return retry_in
-        _delivery_failed(delivery, f"gave up after {delivery.attempts} attempts: {error}")
-        return None
+        return _delivery_retry(delivery, error)
     except PermanentChannelError as error:
         _delivery_failed(delivery, str(error))
         return None
-    AlertDelivery.objects.filter(pk=delivery_id).update(
-        state=AlertDelivery.State.SENT, provider_message_id=provider_id, sent_at=now, updated_at=now
+    _delivery_sent(delivery, provider_id=provider_id)
+    return None
+
+
+def _delivery_sent(delivery: AlertDelivery, *, provider_id: str, note: str = "") -> None:
+    now = timezone.now()
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        state=AlertDelivery.State.SENT,
+        provider_message_id=provider_id,
+        last_error=note[:1000],
+        sent_at=now,
+        updated_at=now,
     )
     if delivery.kind == AlertDelivery.Kind.ALERT:
         _alert_move(delivery.alert, Alert.State.SENT, from_states=[Alert.State.QUEUED])
-    return None
+
+
+def _delivery_retry(
+    delivery: AlertDelivery, error: Exception, *, outcome_unknown: bool = False
+) -> int | None:
+    retry_in = _retry_in(delivery)
+    if retry_in is None:
+        _delivery_failed(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+        return None
+    now = timezone.now()
+    fields = {}
+    if outcome_unknown and delivery.outcome_unknown_since is None:
+        fields["outcome_unknown_since"] = now
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        state=AlertDelivery.State.PENDING,
+        last_error=str(error)[:1000],
+        next_attempt_at=now + dt.timedelta(seconds=retry_in),
+        updated_at=now,
+        **fields,
+    )
+    return retry_in
 
 
 @transaction.atomic
@@ -655,7 +713,7 @@ def sweep() -> dict[str, int]:
     stale_deliveries = list(
         AlertDelivery.objects.filter(
             Q(state=AlertDelivery.State.PENDING, next_attempt_at__lte=now - dt.timedelta(seconds=3))
-            | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - SENDING_LEASE)
+            | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - _sending_lease())
         ).values_list("pk", flat=True)[:1000]
     )
     for delivery_id in stale_deliveries:

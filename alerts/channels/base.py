@@ -13,6 +13,7 @@ Errors are sorted for the caller (the delivery task):
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -94,6 +95,13 @@ class TransientChannelError(ChannelError):
     """Worth retrying with backoff: provider overloaded or unreachable, timeouts, rate limits."""
 
 
+class OutcomeUnknownError(TransientChannelError):
+    """The request went out but no answer came back: the provider may have taken the message.
+
+    Resending blindly could alert someone twice; the caller reconciles first where it can.
+    """
+
+
 class PermanentChannelError(ChannelError):
     """Retrying will not help (invalid number, rejected request): fail fast and fall back."""
 
@@ -128,6 +136,13 @@ class SmsBackend(ChannelBackend, ABC):
 
     @abstractmethod
     def send(self, message: SmsMessage) -> str: ...
+
+    def find_sent(self, message: SmsMessage, *, since: dt.datetime) -> str | None:
+        """The id of this very message if the provider took it since then, else None.
+
+        Backends that cannot look it up return None, and the message is sent again.
+        """
+        return None
 
 
 class PushBackend(ChannelBackend, ABC):

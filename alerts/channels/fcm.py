@@ -23,6 +23,7 @@ from firebase_admin import credentials, exceptions, messaging
 from urllib3.util.retry import Retry
 
 from alerts.channels.base import (
+    OutcomeUnknownError,
     PermanentChannelError,
     PushBackend,
     PushMessage,
@@ -184,6 +185,10 @@ def error_from_firebase(exc: exceptions.FirebaseError) -> Exception:
         # "The registration token is not a valid FCM registration token": the token is garbage,
         # which for the caller is the same as unregistered.
         return UnregisteredTokenError(text, status=status, code=code)
+    if isinstance(exc, exceptions.DeadlineExceededError) and isinstance(
+        exc.cause, requests.exceptions.ReadTimeout
+    ):
+        return OutcomeUnknownError(text, status=status, code=code)
     if isinstance(
         exc,
         exceptions.UnavailableError

@@ -7,6 +7,7 @@ alphanumeric id, or a Messaging Service SID ``MG...``), ``TWILIO_API_BASE`` (def
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import requests
@@ -17,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from alerts.channels.base import (
+    OutcomeUnknownError,
     PermanentChannelError,
     SmsBackend,
     SmsMessage,
@@ -87,6 +89,8 @@ class TwilioSmsBackend(SmsBackend):
             sent = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
             raise error_from_twilio(exc) from exc
+        except requests.exceptions.ReadTimeout as exc:
+            raise OutcomeUnknownError(f"Twilio did not answer in time: {exc}") from exc
         except requests.exceptions.Timeout as exc:
             raise TransientChannelError(f"Twilio timed out: {exc}") from exc
         except requests.exceptions.ConnectionError as exc:
@@ -94,6 +98,14 @@ class TwilioSmsBackend(SmsBackend):
         except requests.exceptions.RequestException as exc:
             raise TransientChannelError(f"Twilio request failed: {exc}") from exc
         return sent.sid
+
+    def find_sent(self, message: SmsMessage, *, since: dt.datetime) -> str | None:
+        """Twilio's message log, searched for this text to this number since then."""
+        try:
+            sent = self.client.messages.list(to=message.to, date_sent_after=since, limit=50)
+        except (TwilioRestException, requests.exceptions.RequestException) as exc:
+            raise TransientChannelError(f"Twilio message log unavailable: {exc}") from exc
+        return next((m.sid for m in sent if m.body == message.body), None)
 
     def close(self) -> None:
         session = getattr(self.client.http_client, "session", None)

@@ -88,3 +88,32 @@ def test_incident_reaches_exactly_the_nearest_volunteers_and_acceptance_gets_a_r
     assert board["counts"]["accepted"] == 1
     row = next(r for r in board["alerts"] if r["id"] == alert.pk)
     assert row["state"] == "accepted" and row["role"] == "aed"
+
+
+def test_an_sms_whose_answer_was_lost_is_reconciled_not_sent_twice(
+    reference_geography, settings, twilio_backend_settings, fake_twilio
+):
+    """Twilio takes the message but answers after the client gave up: the retry finds it."""
+    from alerts import services
+    from alerts.models import AlertDelivery as Delivery
+    from tests.factories import AlertDeliveryFactory, AlertFactory, IncidentFactory
+
+    settings.TWILIO_TIMEOUT_S = 0.5
+    fake_twilio.faults.delay_s = 1.5
+    incident = IncidentFactory(state=Incident.State.DISPATCHING)
+    alert = AlertFactory(incident=incident, volunteer=VolunteerFactory())
+    delivery = AlertDeliveryFactory(alert=alert, channel=Delivery.Channel.SMS)
+
+    assert services.delivery_send(delivery_id=delivery.pk) is not None  # timed out: retry due
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.PENDING and delivery.outcome_unknown_since
+    [taken] = fake_twilio.wait_for_messages(1, timeout=5)
+    fake_twilio.faults.delay_s = 0
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+
+    assert services.delivery_send(delivery_id=delivery.pk) is None
+
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.SENT
+    assert delivery.provider_message_id == taken.sid
+    assert len(fake_twilio.messages) == 1

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from alerts import services
 from alerts.channels.base import (
+    OutcomeUnknownError,
     PermanentChannelError,
     PushBackend,
     SmsBackend,
@@ -1109,3 +1110,35 @@ def test_no_stand_down_reaches_someone_whose_alert_never_went_out(incident, disp
     stand_downs = AlertDelivery.objects.filter(kind=Kind.STAND_DOWN)
     assert list(stand_downs.values_list("alert_id", flat=True)) == [sent.pk]
     assert refreshed(never_sent).state == Alert.State.CANCELLED
+
+
+# --- Lost answers and persistence -----------------------------------------------------------
+
+
+def test_an_alert_sms_keeps_trying_while_the_alert_matters(incident, settings):
+    settings.SMS_BACKEND = backend(TransientSms)
+    d = delivery(make_alert(incident, channels=[Channel.SMS]))
+
+    for _ in range(services.MAX_SEND_ATTEMPTS + 3):
+        make_due(d)
+        assert services.delivery_send(delivery_id=d.pk) <= services.MAX_BACKOFF_S
+
+    assert refreshed(d).state == AlertDelivery.State.PENDING
+    assert refreshed(d).attempts == services.MAX_SEND_ATTEMPTS + 3
+
+
+class SlowPush(PushBackend):
+    def send(self, message):
+        raise OutcomeUnknownError("FCM did not answer in time")
+
+
+def test_a_push_whose_answer_was_lost_is_not_sent_again(incident, settings):
+    settings.PUSH_BACKEND = backend(SlowPush)
+    alert = make_alert(incident, DeviceFactory().volunteer, channels=[Channel.PUSH])
+    push = delivery(alert, Channel.PUSH)
+
+    assert services.delivery_send(delivery_id=push.pk) is None
+
+    push.refresh_from_db()
+    assert push.state == AlertDelivery.State.SENT and "did not answer" in push.last_error
+    assert refreshed(alert).state == Alert.State.SENT  # the SMS fallback covers a lost push

@@ -105,19 +105,51 @@ class FakeTwilio(FakeProvider):
         match = MESSAGES_PATH.match(request.path)
         if not match:
             return None
-        if request.method != "POST":
+        if request.method not in ("GET", "POST"):
             return FakeResponse.json(405, error_body(405, 20004, "Method not allowed"))
         if not self._authorised(request, match["sid"]):
             return self._error(401)
+        if request.method == "GET":
+            return self._list(dict(urllib.parse.parse_qsl(request.query)))
         form = request.form()
-        if not self.delay():
-            return self._error(503)
         if self.should_fail(form.get("To", "")):
+            if not self.delay():
+                return self._error(503)
             return self._error(self.faults.error_status)
         problem = self._invalid(form)
         if problem:
             return problem
-        return self._accept(form)
+        # Like a slow Twilio: the message is taken, the answer is late (and may time out).
+        response = self._accept(form)
+        if not self.delay():
+            return self._error(503)
+        return response
+
+    def _list(self, query: dict[str, str]) -> FakeResponse:
+        """``GET Messages.json?To=…&DateSent>=…``: the messages sent, newest first."""
+        since = query.get("DateSent>")
+        since_at = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+        found = [
+            sms
+            for sms in reversed(self.messages.all())
+            if sms.to == query.get("To", sms.to)
+            and (since_at is None or sms.date_created >= since_at)
+        ]
+        page_size = int(query.get("PageSize", 50))
+        return FakeResponse.json(
+            200,
+            {
+                "messages": [self._resource(sms) for sms in found[:page_size]],
+                "end": max(0, min(len(found), page_size) - 1),
+                "first_page_uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages.json",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": page_size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages.json",
+            },
+        )
 
     def _authorised(self, request: FakeRequest, path_sid: str) -> bool:
         header = request.headers.get("Authorization", "")
@@ -192,34 +224,35 @@ class FakeTwilio(FakeProvider):
                     self.send_status_callback(sid, status)
 
             call_later(self.callback_delay_s, post_all)
-        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
+        return FakeResponse.json(201, self._resource(sms))
+
+    def _resource(self, sms: TwilioSms) -> dict[str, object]:
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sms.sid}"
         segments = max(1, -(-len(sms.body) // 153)) if len(sms.body) > 160 else 1
-        return FakeResponse.json(
-            201,
-            {
-                "account_sid": self.account_sid,
-                "api_version": "2010-04-01",
-                "body": sms.body,
-                "date_created": format_datetime(now, usegmt=True),
-                "date_sent": None,
-                "date_updated": format_datetime(now, usegmt=True),
-                "direction": "outbound-api",
-                "error_code": None,
-                "error_message": None,
-                "from": sms.from_,
-                "messaging_service_sid": sms.messaging_service_sid,
-                "num_media": "0",
-                "num_segments": str(segments),
-                "price": None,
-                "price_unit": "USD",
-                "sid": sid,
-                # A message sent through a Messaging Service starts "accepted".
-                "status": "accepted" if sms.messaging_service_sid else "queued",
-                "subresource_uris": {"media": f"{uri}/Media.json"},
-                "to": sms.to,
-                "uri": f"{uri}.json",
-            },
-        )
+        created = format_datetime(sms.date_created, usegmt=True)
+        return {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": sms.body,
+            "date_created": created,
+            "date_sent": created,
+            "date_updated": created,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sms.from_,
+            "messaging_service_sid": sms.messaging_service_sid,
+            "num_media": "0",
+            "num_segments": str(segments),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sms.sid,
+            # A message sent through a Messaging Service starts "accepted".
+            "status": "accepted" if sms.messaging_service_sid else "queued",
+            "subresource_uris": {"media": f"{uri}/Media.json"},
+            "to": sms.to,
+            "uri": f"{uri}.json",
+        }
 
     # Status callbacks (Twilio → us), signed like Twilio signs them.
     def sign(self, url: str, params: dict[str, str]) -> str:
