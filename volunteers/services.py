@@ -740,13 +740,33 @@ def debriefs_mark_handled(*, debrief_ids: Iterable[int], user) -> int:
 
 def volunteer_delete(*, volunteer: Volunteer) -> None:
     """Erase the account: the person, devices, tokens, consents, debriefs and codes go; alerts
-    stay for the statistics without identity (Alert.volunteer is SET_NULL) or position."""
-    from alerts.models import Alert
+    stay for the statistics without identity (Alert.volunteer is SET_NULL) or position.
 
+    Copies of the number, name and push token elsewhere go too: provider errors on the
+    deliveries (Twilio's text names the number), the recorded outbox messages (demo and tests)
+    and the admin's change log (it names the person). tests/security/test_privacy.py
+    searches every text column of every table afterwards."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from alerts.models import Alert, AlertDelivery, OutboxMessage
+
+    phone = str(volunteer.phone)
     with transaction.atomic():
         Alert.objects.filter(volunteer=volunteer).update(volunteer_location=None)
-        PhoneCode.objects.filter(phone=str(volunteer.phone)).delete()
+        AlertDelivery.objects.filter(alert__volunteer=volunteer).exclude(last_error="").update(
+            last_error=""
+        )
+        tokens = list(
+            Device.objects.filter(volunteer=volunteer).values_list("push_token", flat=True)
+        )
+        OutboxMessage.objects.filter(recipient__in=[phone, *tokens]).delete()
         user = volunteer.user
+        for model, pk in ((Volunteer, volunteer.pk), (type(user), user.pk)):
+            LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(model), object_id=str(pk)
+            ).delete()
+        PhoneCode.objects.filter(phone=phone).delete()
         volunteer.delete()
         user.delete()
 
