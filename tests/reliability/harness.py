@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from django.db import connection
+from django.db.models import F
 
 from alerts.models import Alert, AlertDelivery
 from amk.models import Incident
@@ -207,3 +208,27 @@ def alert_latency_s() -> float:
     for created, sent_at in rows:
         worst = max(worst, (sent_at - created).total_seconds())
     return round(worst, 1)
+
+
+def slowest_alerts(n: int = 5) -> list[dict]:
+    """The alert sends that came latest after their incident, with what the delivery went
+    through: where an outlier latency comes from (a lease, a backoff, a restored message)."""
+    rows = (
+        AlertDelivery.objects.filter(kind=AlertDelivery.Kind.ALERT, sent_at__isnull=False)
+        .select_related("alert__incident")
+        .order_by(F("alert__incident__created_at") - F("sent_at"))[:n]
+    )
+    return [
+        {
+            "delivery": d.pk,
+            "channel": d.channel,
+            "attempts": d.attempts,
+            "incident_created": d.alert.incident.created_at.isoformat(timespec="milliseconds"),
+            "delivery_created_s": round(
+                (d.created_at - d.alert.incident.created_at).total_seconds(), 1
+            ),
+            "sent_s": round((d.sent_at - d.alert.incident.created_at).total_seconds(), 1),
+            "last_error": d.last_error[:200],
+        }
+        for d in rows
+    ]
