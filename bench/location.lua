@@ -1,0 +1,42 @@
+-- wrk script: authenticated POST /api/v1/me/location/ from many volunteers (one token each).
+-- The tokens file has one "token lat lon" line per volunteer; each wrk thread starts at its own
+-- offset and walks the list, so every request comes from the next volunteer.
+local tokens = {}
+local counter = 0
+local thread_offset = 0
+local threads = {}
+local path_override = os.getenv("BENCH_PATH")
+
+function setup(thread)
+  thread:set("thread_offset", #threads * 7919)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do
+    local token, lat, lon = line:match("(%S+) (%S+) (%S+)")
+    tokens[#tokens + 1] = {token, lat, lon}
+  end
+  counter = thread_offset
+end
+
+function request()
+  counter = counter + 1
+  local t = tokens[(counter % #tokens) + 1]
+  local body = string.format(
+    '{"lat": %s, "lon": %s, "accuracy_m": 25, "measured_at": "%s"}',
+    t[2], t[3], os.date("!%Y-%m-%dT%H:%M:%SZ"))
+  local headers = {}
+  headers["Authorization"] = "Token " .. t[1]
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", path_override, headers, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"max_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+end

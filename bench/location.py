@@ -1,0 +1,84 @@
+"""3. Location updates through gunicorn under wrk, against a minimal authenticated view."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+
+from bench.common import OUT, ROOT, log
+
+LUA = ROOT / "bench" / "location.lua"
+
+
+def tokens_create(count: int = 10_000) -> str:
+    """One knox token for each of ``count`` synthetic app volunteers; writes the wrk input file."""
+    from django.db import connection
+    from django.utils import timezone
+    from knox.models import AuthToken, get_digest_token
+    from knox.settings import CONSTANTS, knox_settings
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT v.user_id, ST_Y(v.location::geometry), ST_X(v.location::geometry) "
+            "FROM volunteers_volunteer v WHERE synthetic AND is_heart_runner "
+            "AND location IS NOT NULL ORDER BY v.id LIMIT %s",
+            [count],
+        )
+        people = cursor.fetchall()
+    AuthToken.objects.filter(user_id__in=[p[0] for p in people]).delete()
+    expiry = timezone.now() + knox_settings.TOKEN_TTL
+    rows, lines = [], []
+    rng = random.Random(5)
+    for user_id, lat, lon in people:
+        digest, token = get_digest_token()
+        rows.append(
+            AuthToken(
+                digest=digest,
+                token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH],
+                user_id=user_id,
+                expiry=expiry,
+            )
+        )
+        lines.append(f"{token} {lat + rng.uniform(-1e-3, 1e-3):.6f} {lon:.6f}")
+    AuthToken.objects.bulk_create(rows, batch_size=2000)
+    path = OUT / "tokens.txt"
+    path.write_text("\n".join(lines) + "\n")
+    log(f"location: {len(lines)} volunteers with their own token")
+    return str(path)
+
+
+def wrk(*, url: str, path: str, tokens: str, duration_s: int, connections: int = 64) -> dict:
+    env = os.environ | {"BENCH_TOKENS": tokens, "BENCH_PATH": path}
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration_s}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(LUA),
+            url + path,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
+    return {
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+        "errors": errors,
+        "error_detail": {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")},
+        "duration_s": duration_s,
+        "connections": connections,
+    }

@@ -1,0 +1,128 @@
+"""Runs every benchmark and writes docs/benchmarks.md, docs/benchmarks.json and the plots.
+
+Expects a migrated database with the reference geography (scripts/bench.sh prepares it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from bench.common import OUT, ROOT, log
+
+SIZES = [("10k", 10_000), ("100k", 100_000), ("1m", 1_000_000)]
+PORT = int(os.environ.get("BENCH_PORT", "8911"))
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} does not answer")
+
+
+def main() -> None:
+    started = time.time()
+    OUT.mkdir(parents=True, exist_ok=True)
+    os.environ["DEBUG"] = "false"
+    from bench.fakes import Providers
+
+    providers = Providers(OUT / "service-account.json")
+    os.environ.update(providers.env())
+    from bench.common import django_setup
+
+    django_setup()
+    from django.core.management import call_command
+
+    from bench import board, dispatch, location, report, selection
+
+    results = {"selection": {}}
+    for label, size in SIZES:
+        t = time.time()
+        call_command("generate_demo_data", volunteers=size, verbosity=0)
+        log(f"data at {label}: generated in {time.time() - t:.0f} s")
+        results["selection"][label] = selection.measure(label=label)
+    results["selection_explain"] = selection.explain()
+
+    # Dispatch through a real worker and broker, to the fake providers in this process.
+    dispatch.prepare()
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    worker_args = os.environ.get("BENCH_WORKER_ARGS", "--pool prefork --concurrency 8 -O fair")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "warning",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+            *worker_args.split(),
+        ],
+        env=os.environ.copy(),
+        cwd=ROOT,
+    )
+    try:
+        time.sleep(6)
+        results["dispatch"] = dispatch.measure(providers=providers)
+        results["dispatch"]["worker"] = worker_args
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    results["dispatch_baseline"] = dispatch.baseline()
+    providers.stop()
+
+    # Location updates through gunicorn under wrk.
+    tokens = location.tokens_create(10_000)
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "GUNICORN_BIND": f"127.0.0.1:{PORT}",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        url = f"http://127.0.0.1:{PORT}"
+        _wait_http(url + "/healthz")
+        location.wrk(url=url, path="/bench/ping/", tokens=tokens, duration_s=5)  # warm-up
+        results["location_baseline"] = location.wrk(
+            url=url, path="/bench/ping/", tokens=tokens, duration_s=20
+        )
+        log(f"location baseline: {results['location_baseline']}")
+        location.wrk(url=url, path="/api/v1/me/location/", tokens=tokens, duration_s=5)
+        results["location"] = location.wrk(
+            url=url, path="/api/v1/me/location/", tokens=tokens, duration_s=60
+        )
+        log(f"location: {results['location']}")
+        results["gunicorn"] = {
+            k: os.environ.get(k, "")
+            for k in ("GUNICORN_WORKER_CLASS", "GUNICORN_WORKERS", "GUNICORN_THREADS")
+        }
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    results["board"] = board.measure()
+    results["runtime_s"] = round(time.time() - started)
+    report.write(results)
+    log(f"done in {results['runtime_s']} s: docs/benchmarks.md, docs/benchmarks.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""1. Candidate selection: alerts.selectors.dispatch_candidates against the bare KNN query."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from bench.common import log, summary_ms
+
+# The baseline: the bare nearest-neighbour query on the same table, no rule at all.
+BARE_KNN_SQL = """
+    SELECT v.id FROM volunteers_volunteer v
+    ORDER BY v.location <-> %(point)s::geography
+    LIMIT %(limit)s
+"""
+
+
+def measure(*, label: str, iterations: int = 400, warmup: int = 50) -> dict:
+    from django.db import connection
+
+    from alerts.selectors import dispatch_candidates, dispatch_policy_current
+    from bench.common import incident_points
+    from volunteers.models import Volunteer
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE volunteers_volunteer")  # as autovacuum would
+    policy = dispatch_policy_current()
+    points = incident_points(iterations + warmup, seed=11)
+    rng = random.Random(3)
+    selection, baseline, found = [], [], []
+
+    def run_selection(point) -> tuple[float, int]:
+        started = time.perf_counter()
+        candidates = dispatch_candidates(
+            incident_id=-1,  # no incident: nobody is alerted yet, as in a first wave
+            point=point,
+            policy=policy,
+            radius_m=policy.radius_m,
+            include_corps=True,
+        )
+        return time.perf_counter() - started, len(candidates)
+
+    def run_baseline(point) -> float:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                BARE_KNN_SQL, {"point": point.ewkt, "limit": policy.app_volunteers_per_wave}
+            )
+            cursor.fetchall()
+        return time.perf_counter() - started
+
+    for i, point in enumerate(points):
+        # Alternate the order so neither side always runs with a warmer cache.
+        if rng.random() < 0.5:
+            s, n = run_selection(point)
+            b = run_baseline(point)
+        else:
+            b = run_baseline(point)
+            s, n = run_selection(point)
+        if i >= warmup:
+            selection.append(s)
+            baseline.append(b)
+            found.append(n)
+    volunteers = Volunteer.objects.count()
+    result = {
+        "volunteers": volunteers,
+        "selection": summary_ms(selection),
+        "baseline": summary_ms(baseline),
+        "mean_candidates": round(sum(found) / len(found), 1),
+    }
+    result["ratio_p99"] = round(result["selection"]["p99_ms"] / result["baseline"]["p99_ms"], 2)
+    log(
+        f"selection {label} ({volunteers} volunteers): p50 {result['selection']['p50_ms']} ms, "
+        f"p99 {result['selection']['p99_ms']} ms; bare KNN p99 {result['baseline']['p99_ms']} "
+        f"ms; ratio {result['ratio_p99']}; {result['mean_candidates']} candidates on average"
+    )
+    return result
+
+
+def explain(point=None) -> str:
+    """EXPLAIN ANALYZE of the selection query for one incident (for the report)."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from alerts.selectors import _CANDIDATES_SQL, dispatch_policy_current
+    from bench.common import incident_points
+
+    policy = dispatch_policy_current()
+    point = point or incident_points(1, seed=5)[0]
+    now = timezone.now()
+    params = {
+        "point": point.ewkt,
+        "incident_id": -1,
+        "radius_m": policy.radius_m,
+        "limit": policy.app_volunteers_per_wave,
+        "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
+        "local_time": timezone.localtime(now).time(),
+        "include_corps": True,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + _CANDIDATES_SQL, params)
+        return "\n".join(row[0] for row in cursor.fetchall())

@@ -1,0 +1,15 @@
+"""gunicorn settings (``gunicorn -c config/gunicorn.py config.wsgi``); environment overrides.
+
+gthread keeps client connections alive (sync workers close each one); a few processes use both
+cores, a few threads each overlap the database and Redis round trips. Chosen by bench/.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+backlog = 2048
+accesslog = None

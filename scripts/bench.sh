@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite (bench/) at national scale and writes docs/benchmarks.md,
+# docs/benchmarks.json and docs/bench-*.png. Uses its own database (hjertealarm_bench, created
+# afresh each run unless BENCH_KEEP_DB=1) and its own Redis database (/9); never the demo's.
+export HJERTEALARM_DB_NAME="${BENCH_DB_NAME:-hjertealarm_bench}"
+source "$(dirname "$0")/lib.sh"
+export APP_MODE=demo DEBUG=false
+export REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/9}"
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${BENCH_KEEP_DB:-}" ]; then
+  ensure_python; ensure_postgis  # creates the role; the database is dropped and created again below
+  pg_psql -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
+  pg_psql -c "CREATE DATABASE $DB_NAME OWNER $DB_USER"
+fi
+setup_all
+apt_install wrk
+"$VENV/bin/python" -c 'import matplotlib' 2>/dev/null || "$VENV/bin/python" -m pip install -q -e ".[bench]"
+PY="$VENV/bin/python"
+log "Preparing the benchmark database $DB_NAME"
+"$PY" manage.py migrate --no-input -v 0
+"$PY" manage.py load_geography -v 0 >/dev/null
+"$PY" manage.py load_local_areas -v 0 >/dev/null
+log "Running the benchmarks (about 10 minutes)"
+exec "$PY" -m bench.run
