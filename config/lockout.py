@@ -3,7 +3,7 @@
 Failed password logins are counted in the cache per (username, client IP) and per username;
 past the limit, ``LockoutModelBackend`` refuses even the right password until the window has
 passed, for the console's login and the admin's alike. The console's login form says so in
-Danish (``LockoutAuthenticationForm``) instead of "wrong password".
+(``LockoutAuthenticationForm``) instead of "wrong password".
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.dispatch import receiver
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 
-LOCKED_OUT_MESSAGE = (
-    "For mange mislykkede loginforsøg. Kontoen er midlertidigt spærret; prøv igen om "
-    "%(minutes)d minutter, eller kontakt vagthavende eller en administrator for at få "
-    "adgang nu."
+LOCKED_OUT_MESSAGE = _(
+    "Too many failed log-in attempts. The account is locked for now; try again in "
+    "%(minutes)d minutes, or ask the duty officer or an administrator for access now."
 )
 
 
@@ -117,7 +117,7 @@ class LockoutModelBackend(ModelBackend):
 
 
 class LockoutAuthenticationForm(AuthenticationForm):
-    """The console's login form: a locked-out user is told so, in Danish, not 'wrong password'."""
+    """The console's login form: a locked-out user is told so, not 'wrong password'."""
 
     def clean(self):
         username = self.cleaned_data.get("username")
