@@ -72,6 +72,7 @@ def _incident(dispatcher, n: int) -> Incident:
     )
 
 
+@pytest.mark.timeout(KILLS * 5 + 180 + 120)  # each kill and restart, then settling
 def test_worker_killed_during_fan_out(platform, fake_twilio, fake_fcm):
     """SIGKILL the worker (its whole process group) at random points, KILLS times."""
     rng = random.Random(6)

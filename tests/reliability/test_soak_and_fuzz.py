@@ -43,6 +43,8 @@ def _connections() -> int:
         return cursor.fetchone()[0]
 
 
+# pytest-timeout's 300 s (pyproject) would cut the soak short: warm-up, SOAK_S, settling.
+@pytest.mark.timeout(20 + SOAK_S + 120 + 120)
 @pytest.mark.django_db(transaction=True)
 def test_soak_mixed_load(platform, settings, fake_twilio, fake_fcm):  # noqa: F811
     settings.REST_FRAMEWORK = {
