@@ -12,6 +12,7 @@ import re
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -265,13 +266,23 @@ def _accepted_count(incident_id: int) -> int:
 
 
 def _claim_delivery(delivery_id: int) -> AlertDelivery | None:
-    """Take a pending delivery (or one whose sender died mid-send) for sending, atomically."""
+    """Take a delivery for sending, atomically: a pending one that is due, or one whose
+    sender vanished mid-send (its lease ran out).
+
+    A take-over is an outcome unknown: the vanished sender may have handed the message to the
+    provider before it lost its worker or its database.
+    """
     now = timezone.now()
-    claimed = AlertDelivery.objects.filter(
-        Q(state=AlertDelivery.State.PENDING, next_attempt_at__lte=now)
-        | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - _sending_lease()),
-        pk=delivery_id,
-    ).update(state=AlertDelivery.State.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    deliveries = AlertDelivery.objects.filter(pk=delivery_id)
+    claimed = deliveries.filter(state=AlertDelivery.State.PENDING, next_attempt_at__lte=now).update(
+        state=AlertDelivery.State.SENDING, attempts=F("attempts") + 1, updated_at=now
+    ) or deliveries.filter(
+        state=AlertDelivery.State.SENDING, updated_at__lt=now - _sending_lease()
+    ).update(
+        attempts=F("attempts") + 1,
+        outcome_unknown_since=Coalesce(F("outcome_unknown_since"), F("updated_at")),
+        updated_at=now,
+    )
     if not claimed:
         return None
     return AlertDelivery.objects.select_related(
@@ -356,6 +367,11 @@ def delivery_send(*, delivery_id: int) -> int | None:
         AlertDelivery.objects.filter(pk=delivery_id).update(
             state=AlertDelivery.State.FAILED, last_error="no longer relevant", updated_at=now
         )
+        return None
+    if delivery.channel == AlertDelivery.Channel.PUSH and delivery.outcome_unknown_since:
+        # Taken over from a sender that vanished: FCM cannot be asked whether it took the
+        # push, and showing an alert twice is worse than the SMS fallback covering a lost one.
+        _delivery_sent(delivery, provider_id="", note="taken over from a lost sender; not resent")
         return None
     try:
         provider_id = _send(delivery)

@@ -6,9 +6,6 @@ that instant). The row stays "sending"; once its lease runs out the sweep hands 
 sender, which sends it again without asking the provider first. A take-over is an "outcome
 unknown" as much as a read timeout is: the SMS should be looked up in Twilio's log, the push not
 resent (the app's receipt and the SMS fallback cover it).
-
-xfail(strict) until alerts/services.py treats a take-over that way; then these pass and the
-marker must go.
 """
 
 import pytest
@@ -26,13 +23,7 @@ from tests.factories import (
     VolunteerFactory,
 )
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.xfail(
-        strict=True,
-        reason="a lease take-over resends without reconciling (alerts/services.py)",
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 
 def _lose_the_database_once(monkeypatch):
