@@ -205,8 +205,9 @@ def write(r: dict) -> None:
         "## 4. Console board",
         "",
         "`/console/incidents/<id>/board.json` for an incident with 50 alerts (two deliveries "
-        "each), as a logged-in dispatcher, through Django's middleware (in-process client). "
-        "Baseline: `/healthz` through the same client.",
+        f"each), as a logged-in dispatcher, through {b.get('via', 'in-process client')} "
+        "(one kept-alive connection, one request at a time; queries counted in-process). "
+        "Baseline: `/healthz` the same way.",
         "",
         "| | queries (5 alerts) | queries (50 alerts) | p50 | p95 | p99 |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",

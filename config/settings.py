@@ -95,6 +95,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme")
+# The same backend with a health check that needs no round trip (config/postgis/base.py).
+DATABASES["default"]["ENGINE"] = "config.postgis"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Performance: short OLTP queries only. JIT compilation costs 20+ ms on the first query whose

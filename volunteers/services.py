@@ -633,24 +633,52 @@ def volunteer_update(*, volunteer: Volunteer, data: dict) -> Volunteer:
     return volunteer
 
 
+_LOCATION_UPDATE_SQL = """
+    WITH me AS (SELECT id FROM volunteers_volunteer WHERE user_id = %(user_id)s),
+    moved AS (
+        UPDATE volunteers_volunteer
+        SET location = ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography,
+            location_updated_at = %(measured_at)s,
+            location_accuracy_m = %(accuracy_m)s,
+            updated_at = %(now)s
+        WHERE user_id = %(user_id)s
+          AND (location_updated_at IS NULL OR location_updated_at <= %(measured_at)s)
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM me)
+"""
+
+
 def volunteer_location_update(
     *, user_id: int, point: Point, measured_at: dt.datetime, accuracy_m: int
 ) -> bool:
-    """Keep only the latest position: one UPDATE, which skips a reading older than the stored one.
+    """Keep only the latest position: one statement, which skips a reading older than the stored
+    one, and also tells whether the caller has a volunteer profile (False when not).
 
-    Returns False when the caller has no volunteer profile.
+    The hottest write of the system (every app, every few minutes). Outside a transaction it
+    commits without waiting for the WAL flush (``synchronous_commit`` off for this statement
+    only): a crash can lose the last fraction of a second of positions, which the phones send
+    again anyway, and the request does not queue behind the disk. Alerts, incidents and every
+    other write keep the synchronous commit.
     """
-    updated = (
-        Volunteer.objects.filter(user_id=user_id)
-        .filter(Q(location_updated_at__isnull=True) | Q(location_updated_at__lte=measured_at))
-        .update(
-            location=point,
-            location_updated_at=measured_at,
-            location_accuracy_m=accuracy_m,
-            updated_at=timezone.now(),
+    sql = _LOCATION_UPDATE_SQL
+    if not connection.in_atomic_block:
+        # One simple-protocol query string: PostgreSQL runs both statements as one implicit
+        # transaction, so SET LOCAL applies to this UPDATE and ends with it.
+        sql = "SET LOCAL synchronous_commit TO OFF;" + sql
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "user_id": user_id,
+                "lon": point.x,
+                "lat": point.y,
+                "measured_at": measured_at,
+                "accuracy_m": accuracy_m,
+                "now": timezone.now(),
+            },
         )
-    )
-    return bool(updated) or Volunteer.objects.filter(user_id=user_id).exists()
+        return bool(cursor.fetchone()[0])
 
 
 def volunteer_location_clear(*, volunteer: Volunteer) -> None:
