@@ -177,10 +177,14 @@ def account(fake_twilio, fake_fcm) -> dict:
     unsent = AlertDelivery.objects.filter(
         state__in=[AlertDelivery.State.PENDING, AlertDelivery.State.SENDING]
     ).count()
-    # An alert is lost when none of its channels reached the volunteer.
-    alerts_unreached = Alert.objects.exclude(
+    # An alert is lost when none of its channels reached the volunteer, unless it was moot
+    # before it went out: its incident ended, or enough others accepted and it was released
+    # (the delivery fails as "no longer relevant"; counted apart, as alerts_moot).
+    unreached = Alert.objects.exclude(
         deliveries__state__in=[AlertDelivery.State.SENT, AlertDelivery.State.DELIVERED]
-    ).count()
+    )
+    alerts_moot = unreached.filter(deliveries__last_error="no longer relevant").distinct().count()
+    alerts_unreached = unreached.count() - alerts_moot
     return {
         "incidents": Incident.objects.count(),
         "alerts": Alert.objects.count(),
@@ -193,6 +197,7 @@ def account(fake_twilio, fake_fcm) -> dict:
         "alerts_without_delivery": without_delivery,
         "deliveries_unsent": unsent,
         "alerts_unreached": alerts_unreached,
+        "alerts_moot": alerts_moot,
         "missing_at_provider": missing_at_provider,
         "lost": undispatched + without_delivery + unsent + missing_at_provider + alerts_unreached,
         "duplicated": duplicated,
@@ -231,4 +236,23 @@ def slowest_alerts(n: int = 5) -> list[dict]:
             "last_error": d.last_error[:200],
         }
         for d in rows
+    ]
+
+
+def slowest_dispatches(n: int = 5) -> list[dict]:
+    """Incidents whose first wave was created latest after the incident."""
+    from django.db.models import Min
+
+    rows = (
+        Incident.objects.annotate(first_delivery=Min("alerts__deliveries__created_at"))
+        .filter(first_delivery__isnull=False)
+        .order_by(F("created_at") - F("first_delivery"))[:n]
+    )
+    return [
+        {
+            "incident": i.pk,
+            "created": i.created_at.isoformat(timespec="milliseconds"),
+            "dispatched_after_s": round((i.first_delivery - i.created_at).total_seconds(), 1),
+        }
+        for i in rows
     ]

@@ -25,6 +25,7 @@ from tests.reliability.harness import (
     alert_latency_s,
     record,
     slowest_alerts,
+    slowest_dispatches,
     wait_settled,
 )
 
@@ -79,11 +80,13 @@ def test_worker_killed_during_fan_out(platform, fake_twilio, fake_fcm):
     dispatcher = DispatcherFactory()
     worker = platform["worker"]
     time.sleep(3)
+    storm_started = time.monotonic()
     for n in range(KILLS):
         _incident(dispatcher, n)
         time.sleep(rng.uniform(0.05, 2.0))  # the kill lands anywhere in dispatch or sending
         worker.kill()
         worker.start()
+    storm_s = time.monotonic() - storm_started
     recovery = wait_settled(timeout=180)
     time.sleep(2)  # late provider requests still in flight
     figures = account(fake_twilio, fake_fcm)
@@ -91,7 +94,9 @@ def test_worker_killed_during_fan_out(platform, fake_twilio, fake_fcm):
         "trials": KILLS,
         "max_recovery_s": round(recovery, 1) if recovery is not None else None,
         "max_alert_latency_s": alert_latency_s(),
+        "kill_storm_s": round(storm_s, 1),
         "slowest_alerts": slowest_alerts(),
+        "slowest_dispatches": slowest_dispatches(),
     }
     record("worker_killed", **figures)
     assert recovery is not None, figures
