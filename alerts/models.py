@@ -186,6 +186,12 @@ class AlertDelivery(models.Model):
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    handed_over_at = models.DateTimeField(
+        _("handed to the provider"),
+        null=True,
+        blank=True,
+        help_text=_("Set just before the provider is called: a take-over after it must not resend"),
+    )
     outcome_unknown_since = models.DateTimeField(
         _("provider's answer lost since"),
         null=True,

@@ -269,8 +269,8 @@ def _claim_delivery(delivery_id: int) -> AlertDelivery | None:
     """Take a delivery for sending, atomically: a pending one that is due, or one whose
     sender vanished mid-send (its lease ran out).
 
-    A take-over is an outcome unknown: the vanished sender may have handed the message to the
-    provider before it lost its worker or its database.
+    A take-over from a sender that had handed the message over is an outcome unknown: the
+    provider may have taken it before the sender lost its worker or its database.
     """
     now = timezone.now()
     deliveries = AlertDelivery.objects.filter(pk=delivery_id)
@@ -280,7 +280,7 @@ def _claim_delivery(delivery_id: int) -> AlertDelivery | None:
         state=AlertDelivery.State.SENDING, updated_at__lt=now - _sending_lease()
     ).update(
         attempts=F("attempts") + 1,
-        outcome_unknown_since=Coalesce(F("outcome_unknown_since"), F("updated_at")),
+        outcome_unknown_since=Coalesce(F("outcome_unknown_since"), F("handed_over_at")),
         updated_at=now,
     )
     if not claimed:
@@ -321,10 +321,19 @@ def _send(delivery: AlertDelivery) -> str:
         )
         backend = get_sms_backend()
         if delivery.outcome_unknown_since:
-            # The last attempt may have reached Twilio: look before sending it again.
+            # The last attempt may have reached Twilio: look before sending it again. The same
+            # text to the same number may also be another alert's message: those ids are known.
             since = delivery.outcome_unknown_since - RECONCILE_MARGIN
-            if provider_id := backend.find_sent(message, since=since):
+            known = frozenset(
+                AlertDelivery.objects.filter(
+                    alert__volunteer_id=alert.volunteer_id, sent_at__gte=since
+                )
+                .exclude(provider_message_id="")
+                .values_list("provider_message_id", flat=True)
+            )
+            if provider_id := backend.find_sent(message, since=since, exclude=known):
                 return provider_id
+        _hand_over(delivery)
         return backend.send(message)
     device = (
         Device.objects.filter(volunteer_id=alert.volunteer_id, is_active=True)
@@ -335,11 +344,21 @@ def _send(delivery: AlertDelivery) -> str:
         raise PermanentChannelError("no active device")
     data = {"alert_id": str(alert.pk), "incident_id": str(alert.incident_id), "kind": delivery.kind}
     message = PushMessage(token=device.push_token, title=title, body=body, data=data, ttl_s=300)
+    _hand_over(delivery)
     try:
         return get_push_backend().send(message)
     except UnregisteredTokenError:
         Device.objects.filter(pk=device.pk).update(is_active=False)
         raise
+
+
+def _hand_over(delivery: AlertDelivery) -> None:
+    """Record, before calling the provider, that the message may leave from here on.
+
+    A sender that vanishes before this point never reached the provider and its delivery is
+    simply sent by whoever takes it over; after it, the outcome is unknown.
+    """
+    AlertDelivery.objects.filter(pk=delivery.pk).update(handed_over_at=timezone.now())
 
 
 def _retry_in(delivery: AlertDelivery) -> int | None:
@@ -412,7 +431,7 @@ def _delivery_retry(
         _delivery_failed(delivery, f"gave up after {delivery.attempts} attempts: {error}")
         return None
     now = timezone.now()
-    fields = {}
+    fields: dict[str, object] = {"handed_over_at": None}
     if outcome_unknown and delivery.outcome_unknown_since is None:
         fields["outcome_unknown_since"] = now
     AlertDelivery.objects.filter(pk=delivery.pk).update(
@@ -691,11 +710,11 @@ def delivery_status_update(*, provider_message_id: str, status: str, error: str 
         provider_message_id=provider_message_id, state=AlertDelivery.State.SENT
     )
     if status in TWILIO_DELIVERED:
+        alert_ids = list(deliveries.values_list("alert_id", flat=True))
         changed = deliveries.update(
             state=AlertDelivery.State.DELIVERED, delivered_at=now, updated_at=now
         )
-        if changed:
-            alert = Alert.objects.get(deliveries__provider_message_id=provider_message_id)
+        for alert in Alert.objects.filter(pk__in=alert_ids):
             _alert_move(
                 alert, Alert.State.DELIVERED, from_states=[Alert.State.QUEUED, Alert.State.SENT]
             )

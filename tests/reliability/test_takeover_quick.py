@@ -84,3 +84,47 @@ def test_a_push_taken_over_after_a_lost_database_is_not_sent_twice(
     delivery.refresh_from_db()
     assert delivery.state == AlertDelivery.State.SENT
     assert len(fake_fcm.messages) == 1
+
+
+def test_a_push_whose_sender_vanished_before_the_hand_over_is_sent_by_the_next(
+    reference_geography, fcm_backend_settings, fake_fcm
+):
+    alert = _alert()
+    DeviceFactory(volunteer=alert.volunteer)
+    delivery = AlertDeliveryFactory(alert=alert, channel=AlertDelivery.Channel.PUSH)
+    # Claimed, then the worker died before it called FCM.
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        state=AlertDelivery.State.SENDING, attempts=1
+    )
+
+    _taken_over_after_the_lease(delivery)
+
+    delivery.refresh_from_db()
+    assert delivery.state == AlertDelivery.State.SENT and delivery.provider_message_id
+    assert len(fake_fcm.wait_for_messages(1, timeout=5)) == 1
+
+
+def test_reconciling_an_sms_ignores_the_same_text_sent_for_another_alert(
+    reference_geography, monkeypatch, twilio_backend_settings, fake_twilio
+):
+    volunteer = VolunteerFactory()
+    first = AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
+    assert services.delivery_send(delivery_id=first.pk) is None  # sent and recorded
+    second = AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
+    # Its sender vanished after the hand-over, before Twilio had it: same text, same number.
+    AlertDelivery.objects.filter(pk=second.pk).update(
+        state=AlertDelivery.State.SENDING, attempts=1, handed_over_at=timezone.now()
+    )
+
+    _taken_over_after_the_lease(second)
+
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert second.state == AlertDelivery.State.SENT
+    assert second.provider_message_id != first.provider_message_id
+    assert len(fake_twilio.messages) == 2
+
+
+def _alert_for(volunteer):
+    incident = IncidentFactory(state=Incident.State.DISPATCHING)
+    return AlertFactory(incident=incident, volunteer=volunteer, distance_m=500)
