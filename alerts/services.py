@@ -343,7 +343,15 @@ def _send(delivery: AlertDelivery) -> str:
     if device is None:
         raise PermanentChannelError("no active device")
     data = {"alert_id": str(alert.pk), "incident_id": str(alert.incident_id), "kind": delivery.kind}
-    message = PushMessage(token=device.push_token, title=title, body=body, data=data, ttl_s=300)
+    message = PushMessage(
+        token=device.push_token,
+        title=title,
+        body=body,
+        data=data,
+        ttl_s=300,
+        # Sent again after a lost answer or a lost sender, it replaces the first on the phone.
+        collapse_id=f"alert-{alert.pk}-{delivery.kind}",
+    )
     _hand_over(delivery)
     try:
         return get_push_backend().send(message)
@@ -387,19 +395,11 @@ def delivery_send(*, delivery_id: int) -> int | None:
             state=AlertDelivery.State.FAILED, last_error="no longer relevant", updated_at=now
         )
         return None
-    if delivery.channel == AlertDelivery.Channel.PUSH and delivery.outcome_unknown_since:
-        # Taken over from a sender that vanished: FCM cannot be asked whether it took the
-        # push, and showing an alert twice is worse than the SMS fallback covering a lost one.
-        _delivery_sent(delivery, provider_id="", note="taken over from a lost sender; not resent")
-        return None
     try:
         provider_id = _send(delivery)
     except OutcomeUnknownError as error:
-        if delivery.channel == AlertDelivery.Channel.PUSH:
-            # Sending again could show the alert twice; the app's receipt settles it, and
-            # without a receipt the SMS fallback goes out as for any unconfirmed push.
-            _delivery_sent(delivery, provider_id="", note=str(error))
-            return None
+        # A push is simply sent again (its collapse id keeps it one notification on the
+        # phone); an SMS is looked up in Twilio's log first.
         return _delivery_retry(delivery, error, outcome_unknown=True)
     except TransientChannelError as error:
         return _delivery_retry(delivery, error)

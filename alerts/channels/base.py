@@ -58,6 +58,8 @@ class PushMessage:
     body: str
     data: dict[str, str] = field(default_factory=dict)
     ttl_s: int = 600
+    # The phone shows one notification per collapse id: a message sent again replaces the first.
+    collapse_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.token:

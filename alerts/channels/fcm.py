@@ -112,16 +112,25 @@ class FcmPushBackend(PushBackend):
         self.api_base = api_base
 
     def build_message(self, message: PushMessage) -> messaging.Message:
+        collapse = message.collapse_id or None
+        apns_headers = {
+            "apns-priority": "10",
+            "apns-push-type": "alert",
+            "apns-expiration": str(int(time.time()) + message.ttl_s),
+        }
+        if collapse:
+            apns_headers["apns-collapse-id"] = collapse
         built = messaging.Message(
             data=dict(message.data),
             notification=messaging.Notification(title=message.title, body=message.body),
-            android=messaging.AndroidConfig(priority="high", ttl=message.ttl_s),
+            android=messaging.AndroidConfig(
+                priority="high",
+                ttl=message.ttl_s,
+                collapse_key=collapse,
+                notification=messaging.AndroidNotification(tag=collapse) if collapse else None,
+            ),
             apns=messaging.APNSConfig(
-                headers={
-                    "apns-priority": "10",
-                    "apns-push-type": "alert",
-                    "apns-expiration": str(int(time.time()) + message.ttl_s),
-                },
+                headers=apns_headers,
                 payload=messaging.APNSPayload(
                     aps=messaging.Aps(content_available=True, sound="default")
                 ),

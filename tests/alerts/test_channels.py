@@ -454,3 +454,14 @@ def test_celery_worker_stops_on_channel_errors(settings):
         stop_worker_on_channel_errors(sender=None)
     settings.PUSH_BACKEND = "alerts.channels.outbox.OutboxPushBackend"
     stop_worker_on_channel_errors(sender=None)  # a good configuration starts
+
+
+def test_push_carries_its_collapse_id_so_a_resend_replaces_the_first(
+    fcm_backend_settings, fake_fcm
+):
+    get_push_backend().send(push(collapse_id="alert-7-alert"))
+
+    [received] = fake_fcm.wait_for_messages(1)
+    assert received.android["collapse_key"] == "alert-7-alert"
+    assert received.android["notification"]["tag"] == "alert-7-alert"
+    assert received.apns["headers"]["apns-collapse-id"] == "alert-7-alert"

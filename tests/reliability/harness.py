@@ -165,7 +165,13 @@ def account(fake_twilio, fake_fcm) -> dict:
         sent.filter(channel=AlertDelivery.Channel.PUSH).values_list("alert_id", flat=True)
     )
     got_sms = Counter(m.to for m in fake_twilio.messages.all())
-    got_push = Counter(int(m.data["alert_id"]) for m in fake_fcm.messages.all())
+    # A push sent again under the same collapse id replaces the first on the phone: what the
+    # volunteer sees is one notification per (alert, collapse id).
+    shown = {
+        (int(m.data["alert_id"]), m.apns.get("headers", {}).get("apns-collapse-id"))
+        for m in fake_fcm.messages.all()
+    }
+    got_push = Counter(alert_id for alert_id, _collapse in shown)
     duplicated = sum(max(0, got_sms[k] - expected_sms[k]) for k in got_sms) + sum(
         max(0, got_push[k] - expected_push[k]) for k in got_push
     )
@@ -192,7 +198,8 @@ def account(fake_twilio, fake_fcm) -> dict:
         "sent": sent.count(),
         "failed": AlertDelivery.objects.filter(state=AlertDelivery.State.FAILED).count(),
         "provider_sms": sum(got_sms.values()),
-        "provider_push": sum(got_push.values()),
+        "provider_push": len(fake_fcm.messages.all()),
+        "push_notifications_shown": sum(got_push.values()),
         "undispatched_incidents": undispatched,
         "alerts_without_delivery": without_delivery,
         "deliveries_unsent": unsent,
