@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 import redis
 from django.conf import settings
@@ -27,6 +29,19 @@ def reference_geography(_geography_committed, db):
     """
     if _geography_missing():
         call_command("load_geography", verbosity=0)
+
+
+@pytest.fixture
+def fresh_cache(settings):
+    """Throttle and lock-out counters in a fresh Redis key space for the test."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            "TIMEOUT": 120,
+        }
+    }
 
 
 def _flush_broker() -> None:

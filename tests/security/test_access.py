@@ -1,8 +1,6 @@
 """Who reaches what: every console page, its JSON, the admin and the API, for anonymous users,
 volunteers, another volunteer, dispatchers and admins; personal data only to the responder."""
 
-import uuid
-
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -25,15 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-            "TIMEOUT": 120,
-        }
-    }
+def _throttles_from_zero(fresh_cache):
+    """Every test here counts throttles and lock-outs from zero."""
 
 
 def _token_client(volunteer) -> APIClient:

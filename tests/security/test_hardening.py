@@ -3,7 +3,6 @@ console input, and logs without personal data."""
 
 import logging
 import re
-import uuid
 
 import pytest
 from django.contrib.auth import authenticate
@@ -28,15 +27,8 @@ TOKEN = "webhook-test-auth-token"
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-            "TIMEOUT": 120,
-        }
-    }
+def _throttles_from_zero(fresh_cache):
+    """Every test here counts throttles and lock-outs from zero."""
 
 
 # --- Lock-out -----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import re
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -31,17 +30,8 @@ TERMS = {"terms_version": "2025-01", "location_consent_version": "2025-01"}
 
 
 @pytest.fixture(autouse=True)
-def api_cache(settings):
-    """Throttle counters in a fresh Redis key space for each test."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-            "TIMEOUT": 120,
-        }
-    }
-    return settings
+def _throttles_from_zero(fresh_cache):
+    """Every test here counts throttles and lock-outs from zero."""
 
 
 @pytest.fixture
