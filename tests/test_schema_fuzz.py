@@ -9,8 +9,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from config.wsgi import application
 from tests.factories import AlertFactory, DeviceFactory, IncidentFactory, VolunteerFactory
-from tests.volunteers.test_api import api_cache  # noqa: F401  (fresh throttle counters)
 from volunteers import services
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")  # throttle counters from zero
 
 
 @pytest.fixture(autouse=True)

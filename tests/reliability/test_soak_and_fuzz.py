@@ -28,10 +28,9 @@ from tests.factories import (
 from tests.reliability.harness import account, alert_latency_s, record, wait_settled
 from tests.reliability.test_faults import _incident, platform  # noqa: F401
 from tests.test_schema_fuzz import _keep_test_connection  # noqa: F401
-from tests.volunteers.test_api import api_cache  # noqa: F401
 from volunteers import services as volunteer_services
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_cache")]
 
 SOAK_S = int(os.environ.get("RELIABILITY_SOAK_S", "600"))
 # The worker (main + 4 children) may grow at most 64 MiB from the end of the first minute of

@@ -10,9 +10,8 @@ from alerts.models import Alert, DispatchPolicy
 from amk import services as amk_services
 from amk.selectors import incident_board
 from tests.factories import AARHUS_C, UserFactory, point
-from tests.volunteers.test_api import api_cache  # noqa: F401  (fresh throttle counters)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 ADDRESS = "Store Torv 1, 8000 Aarhus C"
 
