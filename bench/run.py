@@ -1,10 +1,14 @@
 """Runs every benchmark and writes docs/benchmarks.md, docs/benchmarks.json and the plots.
 
 Expects a migrated database with the reference geography (scripts/bench.sh prepares it).
+``--only dispatch,location`` runs some sections against the data already in the database and
+prints their figures without writing docs/ (for measuring one change at a time).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +17,7 @@ import time
 from bench.common import OUT, ROOT, log
 
 SIZES = [("10k", 10_000), ("100k", 100_000), ("1m", 1_000_000)]
+SECTIONS = ("selection", "dispatch", "location", "board")
 PORT = int(os.environ.get("BENCH_PORT", "8911"))
 
 
@@ -30,6 +35,12 @@ def _wait_http(url: str, timeout: float = 30) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only and not only <= set(SECTIONS):
+        parser.error(f"--only takes {', '.join(SECTIONS)}")
     started = time.time()
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ["DEBUG"] = "false"
@@ -42,17 +53,35 @@ def main() -> None:
     django_setup()
     from django.core.management import call_command
 
-    from bench import board, dispatch, location, report, selection
+    from bench import report, selection
 
     results = {"selection": {}}
-    for label, size in SIZES:
-        t = time.time()
-        call_command("generate_demo_data", volunteers=size, verbosity=0)
-        log(f"data at {label}: generated in {time.time() - t:.0f} s")
-        results["selection"][label] = selection.measure(label=label)
-    results["selection_explain"] = selection.explain()
+    if only is None:
+        for label, size in SIZES:
+            t = time.time()
+            call_command("generate_demo_data", volunteers=size, verbosity=0)
+            log(f"data at {label}: generated in {time.time() - t:.0f} s")
+            results["selection"][label] = selection.measure(label=label)
+        results["selection_explain"] = selection.explain()
+    elif "selection" in only:
+        results["selection"]["current"] = selection.measure(label="current")
+    if only is None or "dispatch" in only:
+        _dispatch(results, providers)
+    providers.stop()
+    if only is None or only & {"location", "board"}:
+        _location_and_board(results, only)
+    results["runtime_s"] = round(time.time() - started)
+    if only is None:
+        report.write(results)
+        log(f"done in {results['runtime_s']} s: docs/benchmarks.md, docs/benchmarks.json")
+    else:
+        print(json.dumps(results, indent=2, default=str))
 
-    # Dispatch through a real worker and broker, to the fake providers in this process.
+
+def _dispatch(results: dict, providers) -> None:
+    """Through a real worker and broker, to the fake providers."""
+    from bench import dispatch
+
     dispatch.prepare()
     import redis
     from django.conf import settings
@@ -84,9 +113,12 @@ def main() -> None:
         worker.terminate()
         worker.wait(30)
     results["dispatch_baseline"] = dispatch.baseline()
-    providers.stop()
 
-    # Location updates through gunicorn under wrk.
+
+def _location_and_board(results: dict, only: set[str] | None) -> None:
+    """Location updates under wrk, and the console board, through the same gunicorn."""
+    from bench import board, location
+
     tokens = location.tokens_create(10_000)
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -100,30 +132,33 @@ def main() -> None:
     try:
         url = f"http://127.0.0.1:{PORT}"
         _wait_http(url + "/healthz")
-        location.wrk(url=url, path="/bench/ping/", tokens=tokens, duration_s=5)  # warm-up
-        results["location_baseline"] = location.wrk(
-            url=url, path="/bench/ping/", tokens=tokens, duration_s=20
-        )
-        log(f"location baseline: {results['location_baseline']}")
-        location.wrk(url=url, path="/api/v1/me/location/", tokens=tokens, duration_s=5)
-        results["location"] = location.wrk(
-            url=url, path="/api/v1/me/location/", tokens=tokens, duration_s=60
-        )
-        log(f"location: {results['location']}")
+        if only is None or "location" in only:
+            _location(results, url=url, tokens=tokens)
+        if only is None or "board" in only:
+            results["board"] = board.measure(url=url)
         from config import gunicorn as gunicorn_config
 
         results["gunicorn"] = {
             k: getattr(gunicorn_config, k) for k in ("worker_class", "workers", "threads")
         }
-        # The console board through the same server (the client's session cookie).
-        results["board"] = board.measure(url=url)
     finally:
         server.terminate()
         server.wait(30)
 
-    results["runtime_s"] = round(time.time() - started)
-    report.write(results)
-    log(f"done in {results['runtime_s']} s: docs/benchmarks.md, docs/benchmarks.json")
+
+def _location(results: dict, *, url: str, tokens: str) -> None:
+    from bench import location
+
+    location.wrk(url=url, path="/bench/ping/", tokens=tokens, duration_s=5)  # warm-up
+    results["location_baseline"] = location.wrk(
+        url=url, path="/bench/ping/", tokens=tokens, duration_s=20
+    )
+    log(f"location baseline: {results['location_baseline']}")
+    location.wrk(url=url, path="/api/v1/me/location/", tokens=tokens, duration_s=5)
+    results["location"] = location.wrk(
+        url=url, path="/api/v1/me/location/", tokens=tokens, duration_s=60
+    )
+    log(f"location: {results['location']}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 # Runs the benchmark suite (bench/) at national scale and writes docs/benchmarks.md,
 # docs/benchmarks.json and docs/bench-*.png. Uses its own database (hjertealarm_bench, created
 # afresh each run unless BENCH_KEEP_DB=1) and its own Redis database (/9); never the demo's.
+# `./scripts/bench.sh --only dispatch,location` runs some sections against the data already
+# there (see bench/run.py) and writes nothing to docs/.
+[ $# -gt 0 ] && BENCH_KEEP_DB=1
 export HJERTEALARM_DB_NAME="${BENCH_DB_NAME:-hjertealarm_bench}"
 source "$(dirname "$0")/lib.sh"
 export APP_MODE=demo DEBUG=false
@@ -20,4 +23,4 @@ log "Preparing the benchmark database $DB_NAME"
 "$PY" manage.py load_geography -v 0 >/dev/null
 "$PY" manage.py load_local_areas -v 0 >/dev/null
 log "Running the benchmarks (about 10 minutes)"
-exec "$PY" -m bench.run
+exec "$PY" -m bench.run "$@"
