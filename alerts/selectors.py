@@ -1,9 +1,11 @@
 """Reads for dispatch: the policy in force, candidate volunteers, AEDs on the way, the board."""
 
 import datetime as dt
+import re
+import weakref
 from dataclasses import dataclass
 
-from django.contrib.gis.geos import Point
+from django.contrib.gis.geos import GEOSGeometry, Point
 from django.db import connection
 from django.utils import timezone
 
@@ -36,19 +38,29 @@ _NOT_IN_QUIET_HOURS = """
       )
 """
 
+# The parameters of the candidate query and their SQL types, in the order of the prepared
+# statement (typed, so that the point is parsed once per call, not once per row).
+_CANDIDATES_PARAMS = {
+    "include_corps": "boolean",
+    "point": "geography",
+    "incident_id": "bigint",
+    "local_time": "time",
+    "fresh_since": "timestamptz",
+    "radius_m": "float8",
+}
+
 # Both pools in one round trip. The corps: every available member of the local area(s) that
 # contain the incident (first wave only). The app pool: nearest first by the partial GiST index
-# volunteer_dispatchable_loc_idx (KNN `<->` with LIMIT, then ST_DWithin for the radius); a corps
-# member found there is left out, as they are alerted once, as a corps member.
+# volunteer_dispatchable_loc_idx (KNN `<->` with LIMIT, then the radius); a corps member found
+# there is left out, as they are alerted once, as a corps member. The LIMIT is a literal (one
+# statement per wave size), so that the generic plan knows it reads a few rows (see below).
 _CANDIDATES_SQL = f"""
     WITH areas AS (
       SELECT la.id FROM volunteers_localarea la
       WHERE %(include_corps)s AND ST_Intersects(la.area, %(point)s::geometry)
     ),
     corps AS (
-      SELECT v.id, 0 AS pool,
-             CASE WHEN v.location IS NULL THEN NULL
-                  ELSE ST_Distance(v.location, %(point)s::geography) END AS distance_m,
+      SELECT v.id, 0 AS pool, ST_Distance(v.location, %(point)s) AS distance_m,
              v.location, NULL::float8 AS knn
       FROM volunteers_volunteer v
       WHERE v.local_area_id IN (SELECT id FROM areas)
@@ -60,13 +72,14 @@ _CANDIDATES_SQL = f"""
         )
     ),
     app AS (
-      -- The KNN walk stops after LIMIT eligible people; the radius then trims the few it found.
+      -- The KNN walk stops after LIMIT eligible people; the radius then trims the few it found,
+      -- on the distance measured once for them on the spheroid (the one shown to people).
       -- (With ST_DWithin inside, PostgreSQL misjudges how many rows the geography box keeps
       -- and sorts every eligible person in the radius instead: 100 ms in a city at 1M people.)
-      SELECT id, 1 AS pool, ST_Distance(location, %(point)s::geography) AS distance_m,
-             location, knn
+      SELECT id, 1 AS pool, distance_m, location, knn
       FROM (
-        SELECT v.id, v.location, v.location <-> %(point)s::geography AS knn
+        SELECT v.id, v.location, v.location <-> %(point)s AS knn,
+               ST_Distance(v.location, %(point)s) AS distance_m
         FROM volunteers_volunteer v
         WHERE v.is_heart_runner AND v.is_available
           AND v.phone_verified_at IS NOT NULL
@@ -80,16 +93,26 @@ _CANDIDATES_SQL = f"""
             WHERE a.incident_id = %(incident_id)s AND a.volunteer_id = v.id
           )
         ORDER BY knn
-        LIMIT %(limit)s
+        LIMIT {{limit:d}}
       ) nearest
-      WHERE ST_DWithin(location, %(point)s::geography, %(radius_m)s)
+      WHERE distance_m <= %(radius_m)s
     )
-    SELECT id, pool, distance_m, ST_X(location::geometry), ST_Y(location::geometry)
+    SELECT id, pool, distance_m, ST_AsEWKB(location::geometry)
     FROM (SELECT * FROM corps UNION ALL SELECT * FROM app) candidates
     ORDER BY pool, coalesce(knn, distance_m) NULLS LAST, id
 """
 
 _POOLS = (Alert.Pool.CORPS, Alert.Pool.APP)
+
+# The statements prepared on each database connection (PREPARE lasts as long as the session).
+_prepared: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _candidates_prepare_sql(name: str, limit: int) -> str:
+    """PREPARE of the candidate query, its %(name)s placeholders numbered as $1, $2, ..."""
+    numbers = {param: f"${i}" for i, param in enumerate(_CANDIDATES_PARAMS, start=1)}
+    sql = re.sub(r"%\((\w+)\)s", lambda m: numbers[m[1]], _CANDIDATES_SQL.format(limit=limit))
+    return f"PREPARE {name} ({', '.join(_CANDIDATES_PARAMS.values())}) AS {sql}"
 
 
 def metres_between(a: Point, b: Point) -> float:
@@ -112,28 +135,68 @@ def dispatch_candidates(
     Volunteers already alerted for the incident are left out, and a person in both pools is
     alerted once, as a corps member (they are the ones with the local AED).
     """
-    now = now or timezone.now()
-    params = {
-        "point": point.ewkt,
-        "incident_id": incident_id,
-        "radius_m": radius_m,
-        "limit": policy.app_volunteers_per_wave,
-        "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
-        "local_time": timezone.localtime(now).time(),
-        "include_corps": include_corps,
-    }
     with connection.cursor() as cursor:
-        cursor.execute(_CANDIDATES_SQL, params)
+        cursor.execute(
+            *_candidates_statement(
+                cursor,
+                incident_id=incident_id,
+                point=point,
+                policy=policy,
+                radius_m=radius_m,
+                include_corps=include_corps,
+                now=now or timezone.now(),
+            )
+        )
         rows = cursor.fetchall()
     return [
         Candidate(
             volunteer_id=volunteer_id,
             pool=_POOLS[pool],
             distance_m=round(distance) if distance is not None else 0,
-            location=Point(lon, lat, srid=4326) if lon is not None else None,
+            location=GEOSGeometry(location) if location is not None else None,
         )
-        for volunteer_id, pool, distance, lon, lat in rows
+        for volunteer_id, pool, distance, location in rows
     ]
+
+
+def _candidates_statement(
+    cursor,
+    *,
+    incident_id: int,
+    point: Point,
+    policy: DispatchPolicy,
+    radius_m: int,
+    include_corps: bool,
+    now: dt.datetime,
+) -> tuple[str, list]:
+    """The EXECUTE of the candidate query and its arguments, prepared on this connection first.
+
+    Why prepared: planning the query took longer (about 1 ms) than running it. Why forced to
+    the generic plan: left to choose, PostgreSQL compares it with the cost of the first five
+    custom plans, and when those were later waves (no corps, cheaper) it plans every call
+    afresh for the life of the connection. The generic plan is the same KNN walk, as the
+    LIMIT is a literal. SET LOCAL ends with the transaction (the implicit one of the query
+    string, or the caller's, where only prepared statements see it).
+    """
+    limit = int(policy.app_volunteers_per_wave)
+    name = f"alerts_candidates_{limit}"
+    prepared = _prepared.setdefault(connection.connection, set())
+    if name not in prepared:
+        cursor.execute(_candidates_prepare_sql(name, limit))
+        prepared.add(name)
+    params = {
+        "include_corps": include_corps,
+        "point": point.hexewkb.decode(),
+        "incident_id": incident_id,
+        "local_time": timezone.localtime(now).time(),
+        "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
+        "radius_m": radius_m,
+    }
+    return (
+        "SET LOCAL plan_cache_mode TO force_generic_plan; "
+        f"EXECUTE {name} ({', '.join(['%s'] * len(params))})",
+        [params[param] for param in _CANDIDATES_PARAMS],
+    )
 
 
 # AEDs near the incident, not claimed for it, with the detour of fetching each on the way.

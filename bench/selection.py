@@ -78,27 +78,28 @@ def measure(*, label: str, iterations: int = 400, warmup: int = 50) -> dict:
 
 
 def explain(point=None) -> str:
-    """EXPLAIN ANALYZE of the selection query for one incident (for the report)."""
-    import datetime as dt
+    """EXPLAIN ANALYZE of the selection query for one incident (for the report).
 
+    The plan shown is the generic one the prepared statement runs, and its planning time is
+    what a call spends planning (none, once the plan is cached on the connection).
+    """
     from django.db import connection
     from django.utils import timezone
 
-    from alerts.selectors import _CANDIDATES_SQL, dispatch_policy_current
+    from alerts.selectors import _candidates_statement, dispatch_policy_current
     from bench.common import incident_points
 
     policy = dispatch_policy_current()
     point = point or incident_points(1, seed=5)[0]
-    now = timezone.now()
-    params = {
-        "point": point.ewkt,
-        "incident_id": -1,
-        "radius_m": policy.radius_m,
-        "limit": policy.app_volunteers_per_wave,
-        "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
-        "local_time": timezone.localtime(now).time(),
-        "include_corps": True,
-    }
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + _CANDIDATES_SQL, params)
+        sql, args = _candidates_statement(
+            cursor,
+            incident_id=-1,
+            point=point,
+            policy=policy,
+            radius_m=policy.radius_m,
+            include_corps=True,
+            now=timezone.now(),
+        )
+        cursor.execute(sql.replace("EXECUTE", "EXPLAIN (ANALYZE, BUFFERS, SUMMARY) EXECUTE"), args)
         return "\n".join(row[0] for row in cursor.fetchall())

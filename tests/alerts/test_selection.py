@@ -1,13 +1,14 @@
 """Who is alerted: alerts.selectors.dispatch_candidates against real PostGIS."""
 
 import datetime as dt
+import math
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
-from alerts.selectors import dispatch_candidates
+from alerts.selectors import dispatch_candidates, metres_between
 from tests.factories import (
     AARHUS_C,
     AlertFactory,
@@ -118,6 +119,63 @@ def test_volunteer_outside_the_radius_is_not_chosen(incident):
 
     assert chosen_ids(incident, radius_m=5_000) == {inside.pk}
     assert chosen_ids(incident, radius_m=5_500) == {inside.pk, outside.pk}
+
+
+def test_the_radius_is_applied_to_the_distance_on_the_spheroid(incident):
+    volunteer = VolunteerFactory(location=north(4_900))
+    metres = metres_between(incident.location, volunteer.location)  # ST_Distance, spheroid
+    assert metres % 1
+
+    assert chosen_ids(incident, radius_m=math.ceil(metres)) == {volunteer.pk}
+    assert chosen_ids(incident, radius_m=math.floor(metres)) == set()
+
+
+def test_the_distance_shown_is_the_one_on_the_spheroid(incident):
+    # 4.9 km north at 56° N: the sphere of the KNN ordering (`<->`) is about 9 m short.
+    area = LocalAreaFactory()
+    corps = VolunteerFactory(local_area=area, is_heart_runner=False, location=north(4_800))
+    app = VolunteerFactory(location=north(4_900))
+
+    distances = {c.volunteer_id: c.distance_m for c in chosen(incident, include_corps=True)}
+
+    assert distances == {
+        corps.pk: round(metres_between(incident.location, corps.location)),
+        app.pk: round(metres_between(incident.location, app.location)),
+    }
+
+
+def test_repeated_calls_on_one_connection_give_each_wave_its_own_answer(incident):
+    # The query is a prepared statement with a cached generic plan (from the sixth call on a
+    # connection): alternate waves, radii and wave sizes so a plan or parameter mix-up shows.
+    area = LocalAreaFactory()
+    corps = VolunteerFactory(
+        local_area=area, is_heart_runner=False, location=None, location_updated_at=None
+    )
+    near = [VolunteerFactory(location=north(300 * (i + 1))) for i in range(3)]
+    far = VolunteerFactory(location=north(7_000))
+    one_per_wave = DispatchPolicy(app_volunteers_per_wave=1)
+
+    for _ in range(4):
+        assert chosen_ids(incident, include_corps=True) == {corps.pk, *(v.pk for v in near)}
+        assert chosen_ids(incident, radius_m=8_000) == {far.pk, *(v.pk for v in near)}
+        assert chosen_ids(incident, radius_m=700) == {near[0].pk, near[1].pk}
+        assert chosen_ids(incident, policy=one_per_wave) == {near[0].pk}
+        other = IncidentFactory(location=north(7_100))
+        assert chosen_ids(other, radius_m=1_000) == {far.pk}
+
+
+def test_the_candidate_query_is_planned_once_per_connection(incident):
+    VolunteerFactory(location=north(500))
+    for include_corps in [False] * 6 + [True] * 2:  # later waves first: the cheaper custom plans
+        chosen(incident, include_corps=include_corps)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = %s",
+            [f"alerts_candidates_{DispatchPolicy().app_volunteers_per_wave}"],
+        )
+        generic_plans, custom_plans = cursor.fetchone()
+    assert (generic_plans >= 8, custom_plans) == (True, 0)
 
 
 def test_volunteer_already_alerted_for_the_incident_is_not_chosen_again(incident):
