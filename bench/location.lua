@@ -3,8 +3,10 @@
 -- offset and walks the list, so every request comes from the next volunteer.
 local tokens = {}
 local counter = 0
-local thread_offset = 0
 local threads = {}
+-- thread_offset is a global: thread:set() below sets it in each thread's state (a `local` of
+-- the same name would hide it, and every thread would walk the list in step with the others).
+thread_offset = 0
 local path_override = os.getenv("BENCH_PATH")
 
 function setup(thread)

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The location reports of the app, before the layers they don't use (volunteers.fastpath).
+    "volunteers.fastpath.LocationFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -271,7 +273,6 @@ REST_FRAMEWORK = {
         "otp_ip": env.str("THROTTLE_OTP_IP", default="30/hour"),
         "login_phone": env.str("THROTTLE_LOGIN_PHONE", default="10/hour"),
         "login_ip": env.str("THROTTLE_LOGIN_IP", default="60/hour"),
-        "location": env.str("THROTTLE_LOCATION", default="30/min"),
         "api": env.str("THROTTLE_API", default="600/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -312,6 +313,8 @@ VOLUNTEER_LOCATION_CONSENT_VERSION = env.str(
 LOCATION_MAX_AGE_S = env.int("LOCATION_MAX_AGE_S", default=600)
 LOCATION_MAX_ACCURACY_M = env.int("LOCATION_MAX_ACCURACY_M", default=200)
 LOCATION_CLOCK_SKEW_S = env.int("LOCATION_CLOCK_SKEW_S", default=60)
+# At most one stored position per volunteer this often (429 with Retry-After in between).
+LOCATION_MIN_INTERVAL_S = env.int("LOCATION_MIN_INTERVAL_S", default=2)
 # Retention: a current location is cleared after this; alert snapshots are nulled after that.
 LOCATION_RETENTION_S = env.int("LOCATION_RETENTION_S", default=24 * 3600)
 ALERT_LOCATION_RETENTION_DAYS = env.int("ALERT_LOCATION_RETENTION_DAYS", default=30)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from phonenumber_field.serializerfields import PhoneNumberField
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -343,9 +343,9 @@ class AvailabilityApi(ApiView):
         return Response({"is_available": volunteer.is_available})
 
 
-def _location_fast(data) -> dict | None:
-    """The usual well-formed body, typed without the serializer (about 7% of the request);
-    None for anything else, which the serializer then checks and words the error for."""
+def location_reading_plain(data) -> dict | None:
+    """The usual well-formed body, typed and checked without the serializer; None for anything
+    else, which LocationApi.InputSerializer then checks and words the error for."""
     if not isinstance(data, dict):
         return None
     lat, lon = data.get("lat"), data.get("lon")
@@ -366,19 +366,49 @@ def _location_fast(data) -> dict | None:
         return None
     if measured_at is None or measured_at.tzinfo is None:
         return None
-    return {
-        "lat": float(lat),
-        "lon": float(lon),
-        "accuracy_m": accuracy_m,
-        "measured_at": measured_at,
-    }
+    values = {"lat": float(lat), "lon": float(lon), "accuracy_m": accuracy_m}
+    values["measured_at"] = measured_at
+    try:
+        return location_reading_check(values)
+    except serializers.ValidationError:
+        return None
+
+
+def location_reading_check(attrs: dict) -> dict:
+    """Where and when a position may come from: Denmark, accurate enough, recent."""
+    now = timezone.now()
+    if not within_denmark(lon=attrs["lon"], lat=attrs["lat"]):
+        raise serializers.ValidationError({"lat": [_("The position is outside Denmark.")]})
+    if attrs["accuracy_m"] > settings.LOCATION_MAX_ACCURACY_M:
+        raise serializers.ValidationError(
+            {
+                "accuracy_m": [
+                    _("Too inaccurate: more than %(m)d m.")
+                    % {"m": settings.LOCATION_MAX_ACCURACY_M}
+                ]
+            }
+        )
+    measured_at = attrs["measured_at"]
+    if measured_at > now + dt.timedelta(seconds=settings.LOCATION_CLOCK_SKEW_S):
+        raise serializers.ValidationError(
+            {"measured_at": [_("The measurement time is in the future.")]}
+        )
+    if measured_at < now - dt.timedelta(seconds=settings.LOCATION_MAX_AGE_S):
+        raise serializers.ValidationError(
+            {
+                "measured_at": [
+                    _("Too old: measured more than %(s)d s ago.")
+                    % {"s": settings.LOCATION_MAX_AGE_S}
+                ]
+            }
+        )
+    return {**attrs, "measured_at": min(measured_at, now)}
 
 
 class LocationApi(APIView):
-    """The heaviest endpoint: token check (one SELECT), validation in memory, one UPDATE."""
-
-    throttle_classes = [UserScopedThrottle]
-    throttle_scope = "location"
+    """The heaviest endpoint. Its usual request (a token, a well-formed position) is answered
+    by volunteers.fastpath before the middleware and DRF; this view answers everything else
+    (other errors, throttling, wording in the caller's language) with the same checks."""
 
     class InputSerializer(serializers.Serializer):
         lat = serializers.FloatField(min_value=-90, max_value=90)
@@ -387,56 +417,34 @@ class LocationApi(APIView):
         measured_at = serializers.DateTimeField(help_text="When the phone measured the position.")
 
         def validate(self, attrs):
-            now = timezone.now()
-            if not within_denmark(lon=attrs["lon"], lat=attrs["lat"]):
-                raise serializers.ValidationError({"lat": [_("The position is outside Denmark.")]})
-            if attrs["accuracy_m"] > settings.LOCATION_MAX_ACCURACY_M:
-                raise serializers.ValidationError(
-                    {
-                        "accuracy_m": [
-                            _("Too inaccurate: more than %(m)d m.")
-                            % {"m": settings.LOCATION_MAX_ACCURACY_M}
-                        ]
-                    }
-                )
-            measured_at = attrs["measured_at"]
-            if measured_at > now + dt.timedelta(seconds=settings.LOCATION_CLOCK_SKEW_S):
-                raise serializers.ValidationError(
-                    {"measured_at": [_("The measurement time is in the future.")]}
-                )
-            if measured_at < now - dt.timedelta(seconds=settings.LOCATION_MAX_AGE_S):
-                raise serializers.ValidationError(
-                    {
-                        "measured_at": [
-                            _("Too old: measured more than %(s)d s ago.")
-                            % {"s": settings.LOCATION_MAX_AGE_S}
-                        ]
-                    }
-                )
-            attrs["measured_at"] = min(measured_at, now)
-            return attrs
+            return location_reading_check(attrs)
 
     @extend_schema(
         operation_id="me_location_set",
         request=InputSerializer,
         responses={204: None, **_errors(400, 401, 404, 429)},
         summary="Report my current position (only the latest is kept)",
+        description="At most one position is stored every LOCATION_MIN_INTERVAL_S (2 s): a "
+        "position sooner than that is answered 429 with Retry-After. A reading measured "
+        "before the stored one is accepted (204) and ignored.",
     )
     def post(self, request):
-        values = _location_fast(request.data)
+        values = location_reading_plain(request.data)
         if values is None:
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             values = data.validated_data
-        else:
-            values = self.InputSerializer().validate(values)  # the same checks and messages
-        if not services.volunteer_location_update(
+        result = services.volunteer_location_update(
             user_id=request.user.id,
-            point=Point(values["lon"], values["lat"], srid=4326),
+            lon=values["lon"],
+            lat=values["lat"],
             measured_at=values["measured_at"],
             accuracy_m=values["accuracy_m"],
-        ):
+        )
+        if result.outcome is services.LocationOutcome.NO_PROFILE:
             raise ApplicationError(_("No volunteer profile for this account."), code="not_found")
+        if result.outcome is services.LocationOutcome.TOO_SOON:
+            raise exceptions.Throttled(wait=result.retry_after_s)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

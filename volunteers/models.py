@@ -88,6 +88,11 @@ class Volunteer(models.Model):
     location_accuracy_m = models.PositiveIntegerField(
         _("location accuracy (m)"), null=True, blank=True
     )
+    # When the server last stored a position: the per-volunteer rate limit of the location
+    # endpoint is checked in the same UPDATE (no cache round trip on the hottest request).
+    location_received_at = models.DateTimeField(
+        _("location received"), null=True, blank=True, editable=False
+    )
     synthetic = models.BooleanField(
         _("synthetic"), default=False, help_text=_("Generated demo data.")
     )

@@ -27,3 +27,7 @@ class DatabaseWrapper(PostGISDatabaseWrapper):
         if readable:  # a notice, or the server hanging up: ask the server
             return super().is_usable()
         return True
+
+    def init_connection_state(self) -> None:
+        super().init_connection_state()
+        self.prepared_statements: set[str] = set()  # a new session has none

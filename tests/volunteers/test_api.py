@@ -275,12 +275,27 @@ def test_login_attempts_are_throttled(api, settings):
     assert api.post("/api/v1/auth/login/", {"phone": PHONE, "code": "000000"}).status_code == 429
 
 
-def test_location_updates_are_throttled(me, settings):
-    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "location": "2/min"}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    for _ in range(2):
-        assert me.post("/api/v1/me/location/", location_data()).status_code == 204
-    assert me.post("/api/v1/me/location/", location_data()).status_code == 429
+def test_location_updates_are_limited_per_volunteer(volunteer, me, settings):
+    settings.LOCATION_MIN_INTERVAL_S = 30
+    Volunteer.objects.filter(pk=volunteer.pk).update(
+        location_updated_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    assert me.post("/api/v1/me/location/", location_data()).status_code == 204
+    too_soon = me.post("/api/v1/me/location/", location_data(lat=56.0))
+    assert too_soon.status_code == 429
+    assert 1 <= int(too_soon["Retry-After"]) <= 30
+    assert too_soon.json()["detail"]
+    volunteer.refresh_from_db()
+    assert round(volunteer.location.y, 2) == 56.17  # the refused one was not stored
+    # Another volunteer is not held back by this one.
+    other = client_for(VolunteerFactory())
+    assert other.post("/api/v1/me/location/", location_data()).status_code == 204
+    Volunteer.objects.filter(pk=volunteer.pk).update(
+        location_received_at=timezone.now() - dt.timedelta(seconds=31)
+    )
+    assert me.post("/api/v1/me/location/", location_data(lat=56.0)).status_code == 204
+    volunteer.refresh_from_db()
+    assert round(volunteer.location.y, 2) == 56.0
 
 
 # --- Profile, availability -----------------------------------------------------------------------
@@ -353,13 +368,13 @@ def location_data(**overrides) -> dict:
     return data
 
 
-def test_location_keeps_only_the_latest_position_in_two_queries(
+def test_location_keeps_only_the_latest_position_in_one_query(
     volunteer, me, django_assert_num_queries
 ):
     Volunteer.objects.filter(pk=volunteer.pk).update(
         location_updated_at=timezone.now() - dt.timedelta(hours=1)
     )
-    with django_assert_num_queries(2):  # the token, the UPDATE
+    with django_assert_num_queries(1):  # token, rate limit and UPDATE in one statement
         response = me.post("/api/v1/me/location/", location_data(), format="json")
     assert response.status_code == 204, response.content
     volunteer.refresh_from_db()
@@ -368,6 +383,7 @@ def test_location_keeps_only_the_latest_position_in_two_queries(
     # An older reading arriving late does not overwrite the newer one.
     older = location_data(lat=56.0)
     older["measured_at"] = (timezone.now() - dt.timedelta(seconds=60)).isoformat()
+    Volunteer.objects.filter(pk=volunteer.pk).update(location_received_at=None)  # not too soon
     assert me.post("/api/v1/me/location/", older, format="json").status_code == 204
     volunteer.refresh_from_db()
     assert round(volunteer.location.y, 2) == 56.17
