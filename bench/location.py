@@ -62,12 +62,22 @@ def tokens_create(count: int = 10_000) -> str:
     return str(path)
 
 
-def wrk(*, url: str, path: str, tokens: str, duration_s: int, connections: int = 64) -> dict:
-    env = os.environ | {"BENCH_TOKENS": tokens, "BENCH_PATH": path}
+def wrk(
+    *, url: str, path: str, tokens: str, duration_s: int, connections: int = 64, rate: int = 0
+) -> dict:
+    """wrk with ``connections`` kept-alive connections: as fast as they are answered, or at
+    ``rate`` requests/s in all (see bench/location.lua)."""
+    threads = 2
+    env = os.environ | {
+        "BENCH_TOKENS": tokens,
+        "BENCH_PATH": path,
+        "BENCH_RATE": str(rate),
+        "BENCH_THREADS": str(threads),
+    }
     out = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{threads}",
             f"-c{connections}",
             f"-d{duration_s}s",
             "--timeout",
@@ -94,4 +104,5 @@ def wrk(*, url: str, path: str, tokens: str, duration_s: int, connections: int =
         "error_detail": {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")},
         "duration_s": duration_s,
         "connections": connections,
+        "offered_rps": rate or None,
     }
