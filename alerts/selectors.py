@@ -3,9 +3,11 @@
 import datetime as dt
 import re
 import weakref
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from django.contrib.gis.geos import GEOSGeometry, Point
+from django.contrib.gis.geos import Point
+from django.contrib.gis.geos.geometry import GEOSGeometryBase
+from django.contrib.gis.geos.prototypes.io import wkb_r
 from django.db import connection
 from django.utils import timezone
 
@@ -20,8 +22,9 @@ def dispatch_policy_current() -> DispatchPolicy:
     return DispatchPolicy.objects.filter(is_active=True).first() or DispatchPolicy()
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One person to alert (a named tuple: a wave builds dozens, in the dispatch hot path)."""
+
     volunteer_id: int
     pool: str
     distance_m: int
@@ -148,14 +151,15 @@ def dispatch_candidates(
             )
         )
         rows = cursor.fetchall()
+    read_wkb = wkb_r().read  # as Django's PostGIS backend reads geometries: half the GEOS calls
     return [
         Candidate(
-            volunteer_id=volunteer_id,
-            pool=_POOLS[pool],
-            distance_m=round(distance) if distance is not None else 0,
-            location=GEOSGeometry(location) if location is not None else None,
+            volunteer_id,
+            _POOLS[pool],
+            round(distance) if distance is not None else 0,
+            GEOSGeometryBase(read_wkb(wkb), Point) if wkb is not None else None,
         )
-        for volunteer_id, pool, distance, location in rows
+        for volunteer_id, pool, distance, wkb in rows
     ]
 
 

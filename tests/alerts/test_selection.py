@@ -58,7 +58,8 @@ def test_an_eligible_volunteer_within_the_radius_is_chosen_with_distance(inciden
     assert candidate.volunteer_id == volunteer.pk
     assert candidate.pool == Alert.Pool.APP
     assert 950 <= candidate.distance_m <= 1050
-    assert candidate.location is not None
+    assert candidate.location.srid == 4326
+    assert candidate.location.equals_exact(volunteer.location, tolerance=1e-9)
 
 
 def test_unavailable_volunteer_is_not_chosen(incident):
