@@ -37,6 +37,29 @@ def prepare() -> None:
 WARM_UP = 15
 
 
+# Where the time goes, per incident, from the worker's own timestamps (same machine, same clock):
+# the deliveries' creation (queue hop, selection, inserts), the first hand-over to a provider
+# (commit, queue hop, claim), the first arrival at the fakes, the nth arrival.
+STEPS = ("commit_to_created", "created_to_handed_over", "handed_over_to_first", "first_to_nth")
+
+
+def _steps(steps: dict[str, list[float]], incident, t0: float, first: float, nth: float) -> None:
+    from django.db.models import Min
+
+    from alerts.models import AlertDelivery
+
+    times = AlertDelivery.objects.filter(alert__incident=incident).aggregate(
+        created=Min("created_at"), handed_over=Min("handed_over_at")
+    )
+    if times["created"] is None or times["handed_over"] is None:
+        return
+    created, handed_over = times["created"].timestamp(), times["handed_over"].timestamp()
+    for name, value in zip(
+        STEPS, (created - t0, handed_over - created, first - handed_over, nth - first), strict=True
+    ):
+        steps[name].append(value)
+
+
 def measure(*, providers, incidents: int = 200, nth: int = 20) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import transaction
@@ -48,6 +71,7 @@ def measure(*, providers, incidents: int = 200, nth: int = 20) -> dict:
 
     user, _ = get_user_model().objects.get_or_create(username="bench-dispatcher")
     latencies, short, deliveries_per_incident = [], 0, []
+    steps: dict[str, list[float]] = {name: [] for name in STEPS}
     points = incident_points(incidents + WARM_UP + 20, seed=23)
     for i, point in enumerate(points):
         committed = {}
@@ -74,6 +98,7 @@ def measure(*, providers, incidents: int = 200, nth: int = 20) -> dict:
         deliveries_per_incident.append(expected)
         if len(arrived) >= nth:
             latencies.append(arrived[nth - 1] - t0)
+            _steps(steps, incident, t0, arrived[0], arrived[nth - 1])
         else:
             short += 1
     result = summary_ms(latencies) | {
@@ -81,12 +106,15 @@ def measure(*, providers, incidents: int = 200, nth: int = 20) -> dict:
         "fewer_than_nth": short,
         "nth": nth,
         "mean_deliveries": round(sum(deliveries_per_incident) / len(deliveries_per_incident), 1),
+        "steps": {name: summary_ms(values) for name, values in steps.items()},
     }
     log(
         f"dispatch: commit → {nth}th delivery p50 {result['p50_ms']} ms, p95 {result['p95_ms']} "
         f"ms, p99 {result['p99_ms']} ms over {len(latencies)} incidents "
         f"({result['mean_deliveries']} deliveries each on average, {short} with fewer than {nth})"
     )
+    for name, figures in result["steps"].items():
+        log(f"dispatch step {name}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms")
     return result
 
 
