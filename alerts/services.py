@@ -6,13 +6,16 @@ workers is queued only after the transaction that created it commits.
 """
 
 import datetime as dt
+import functools
 import logging
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +25,9 @@ from alerts import selectors
 from alerts.channels.base import (
     OutcomeUnknownError,
     PermanentChannelError,
+    PushBackend,
     PushMessage,
+    SmsBackend,
     SmsMessage,
     TransientChannelError,
     UnregisteredTokenError,
@@ -42,6 +47,11 @@ MAX_BACKOFF_S = 30
 # A message the provider may have taken is looked up from a little before the first try.
 RECONCILE_MARGIN = dt.timedelta(minutes=1)
 
+# A batch is claimed and handed over at once, so every message in it must leave at once: a
+# message still queued behind others in the pool could outlive its lease and be taken over and
+# sent twice. Hence one thread per delivery of a batch, and batches no larger than that.
+SEND_BATCH = 32
+
 
 def _sending_lease() -> dt.timedelta:
     """How long a claimed delivery is left to its sender before another may take it over:
@@ -51,17 +61,19 @@ def _sending_lease() -> dt.timedelta:
 
 
 def _enqueue_sends(delivery_ids: list[int]) -> None:
-    """Queue the sends once the rows that describe them are committed."""
+    """Queue the sends, in batches, once the rows that describe them are committed."""
     if not delivery_ids:
         return
-    from alerts.tasks import delivery_send_task
-
-    def enqueue() -> None:
-        for delivery_id in delivery_ids:
-            delivery_send_task.delay(delivery_id)
 
     # robust: a broker outage must not undo or fail the caller; the sweep re-queues the rows.
-    transaction.on_commit(enqueue, robust=True)
+    transaction.on_commit(lambda: _queue_batches(delivery_ids), robust=True)
+
+
+def _queue_batches(delivery_ids: list[int]) -> None:
+    from alerts.tasks import deliveries_send_task
+
+    for start in range(0, len(delivery_ids), SEND_BATCH):
+        deliveries_send_task.delay(delivery_ids[start : start + SEND_BATCH])
 
 
 def _event(incident_id: int, kind: str, message: str, *, alert_id=None, actor=None) -> None:
@@ -79,15 +91,20 @@ def _alert_move(alert: Alert, to_state: str, *, from_states, actor=None, **field
         alert.state = to_state
         for name, value in fields.items():
             setattr(alert, name, value)
-        _event(
-            alert.incident_id,
-            f"alert_{to_state}",
-            _("%(volunteer)s: %(state)s")
-            % {"volunteer": _volunteer_label(alert), "state": Alert.State(to_state).label},
-            alert_id=alert.pk,
-            actor=actor,
-        )
+        _alert_event(alert, to_state, actor=actor).save()
     return bool(moved)
+
+
+def _alert_event(alert: Alert, to_state: str, *, actor=None) -> IncidentEvent:
+    """The timeline entry of an alert's move, unsaved (batches save theirs together)."""
+    return IncidentEvent(
+        incident_id=alert.incident_id,
+        alert_id=alert.pk,
+        actor=actor,
+        kind=f"alert_{to_state}",
+        message=_("%(volunteer)s: %(state)s")
+        % {"volunteer": _volunteer_label(alert), "state": Alert.State(to_state).label},
+    )
 
 
 def _volunteer_label(alert: Alert) -> str:
@@ -265,34 +282,64 @@ def _accepted_count(incident_id: int) -> int:
     return Alert.objects.filter(incident_id=incident_id, state__in=Alert.RESPONDING_STATES).count()
 
 
-def _claim_delivery(delivery_id: int) -> AlertDelivery | None:
-    """Take a delivery for sending, atomically: a pending one that is due, or one whose
-    sender vanished mid-send (its lease ran out).
+_CLAIM_SQL = """
+    UPDATE {table} AS d SET
+        state = %(sending)s,
+        attempts = d.attempts + 1,
+        outcome_unknown_since = CASE WHEN d.state = %(sending)s
+            THEN COALESCE(d.outcome_unknown_since, d.handed_over_at)
+            ELSE d.outcome_unknown_since END,
+        updated_at = %(now)s
+    WHERE d.id IN (
+        SELECT id FROM {table}
+        WHERE id = ANY(%(ids)s)
+          AND ((state = %(pending)s AND next_attempt_at <= %(now)s)
+               OR (state = %(sending)s AND updated_at < %(expired)s))
+        ORDER BY id
+        FOR UPDATE
+    )
+    RETURNING d.id
+"""
+
+
+def _deliveries_claim(delivery_ids: list[int]) -> list[AlertDelivery]:
+    """Take deliveries for sending, atomically per row: pending ones that are due, and those
+    whose sender vanished mid-send (their lease ran out).
 
     A take-over from a sender that had handed the message over is an outcome unknown: the
-    provider may have taken it before the sender lost its worker or its database.
+    provider may have taken it before the sender lost its worker or its database. Rows are
+    locked in id order, so two senders given overlapping batches never deadlock, and a row
+    another sender claimed meanwhile is re-checked and left to it.
     """
     now = timezone.now()
-    deliveries = AlertDelivery.objects.filter(pk=delivery_id)
-    claimed = deliveries.filter(state=AlertDelivery.State.PENDING, next_attempt_at__lte=now).update(
-        state=AlertDelivery.State.SENDING, attempts=F("attempts") + 1, updated_at=now
-    ) or deliveries.filter(
-        state=AlertDelivery.State.SENDING, updated_at__lt=now - _sending_lease()
-    ).update(
-        attempts=F("attempts") + 1,
-        outcome_unknown_since=Coalesce(F("outcome_unknown_since"), F("handed_over_at")),
-        updated_at=now,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL.format(table=connection.ops.quote_name(AlertDelivery._meta.db_table)),
+            {
+                "ids": list(delivery_ids),
+                "now": now,
+                "expired": now - _sending_lease(),
+                "pending": AlertDelivery.State.PENDING,
+                "sending": AlertDelivery.State.SENDING,
+            },
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
     if not claimed:
-        return None
-    return AlertDelivery.objects.select_related(
-        "alert__incident__municipality", "alert__volunteer", "alert__aed"
-    ).get(pk=delivery_id)
+        return []
+    return list(
+        AlertDelivery.objects.select_related(
+            "alert__incident__municipality", "alert__volunteer", "alert__aed"
+        )
+        .filter(pk__in=claimed)
+        .order_by("pk")
+    )
 
 
 def _still_relevant(delivery: AlertDelivery) -> bool:
     """An alert or details message for an ended incident, or an answered alert, is moot."""
     alert = delivery.alert
+    if alert.volunteer_id is None:
+        return False
     if delivery.kind == AlertDelivery.Kind.ALERT:
         return alert.incident.is_open and alert.state in Alert.WAITING_STATES
     if delivery.kind == AlertDelivery.Kind.DETAILS:
@@ -305,68 +352,126 @@ def _status_callback_url() -> str | None:
     return f"{base.rstrip('/')}{reverse('twilio-status')}" if base else None
 
 
-def _send(delivery: AlertDelivery) -> str:
-    """Hand the message to its provider; returns the provider's message id."""
-    title, body = message_texts(delivery)
-    alert = delivery.alert
-    if delivery.channel == AlertDelivery.Channel.SMS:
-        validity = None
-        if delivery.kind == AlertDelivery.Kind.ALERT:
-            validity = selectors.dispatch_policy_current().sms_validity_s
-        message = SmsMessage(
-            to=str(alert.volunteer.phone),
-            body=body,
-            validity_s=validity,
-            status_callback_url=_status_callback_url(),
-        )
-        backend = get_sms_backend()
-        if delivery.outcome_unknown_since:
-            # The last attempt may have reached Twilio: look before sending it again. The same
-            # text to the same number may also be another alert's message: those ids are known.
-            since = delivery.outcome_unknown_since - RECONCILE_MARGIN
-            known = frozenset(
-                AlertDelivery.objects.filter(
-                    alert__volunteer_id=alert.volunteer_id, sent_at__gte=since
-                )
-                .exclude(provider_message_id="")
-                .values_list("provider_message_id", flat=True)
+@dataclass
+class _Outgoing:
+    """One claimed delivery on its way: the message, and what the provider call needs."""
+
+    delivery: AlertDelivery
+    message: SmsMessage | PushMessage | None = None
+    device_id: int | None = None
+    # An SMS whose last attempt may have reached Twilio: ids of other messages to that number.
+    known_ids: frozenset[str] | None = None
+    outcome: str | Exception | None = None
+
+
+def _outgoing(deliveries: list[AlertDelivery]) -> list[_Outgoing]:
+    """Build every message in a few queries; one that cannot be built fails permanently."""
+    pushes = [d for d in deliveries if d.channel == AlertDelivery.Channel.PUSH]
+    devices = (
+        {
+            volunteer_id: (pk, token)
+            for pk, volunteer_id, token in Device.objects.filter(
+                volunteer_id__in={d.alert.volunteer_id for d in pushes}, is_active=True
             )
-            if provider_id := backend.find_sent(message, since=since, exclude=known):
-                return provider_id
-        _hand_over(delivery)
-        return backend.send(message)
-    device = (
-        Device.objects.filter(volunteer_id=alert.volunteer_id, is_active=True)
-        .order_by(F("last_seen_at").desc(nulls_last=True), "-pk")
-        .first()
+            .order_by("volunteer_id", F("last_seen_at").desc(nulls_last=True), "-pk")
+            .distinct("volunteer_id")
+            .values_list("pk", "volunteer_id", "push_token")
+        }
+        if pushes
+        else {}
     )
-    if device is None:
-        raise PermanentChannelError("no active device")
-    data = {"alert_id": str(alert.pk), "incident_id": str(alert.incident_id), "kind": delivery.kind}
-    message = PushMessage(
-        token=device.push_token,
-        title=title,
-        body=body,
-        data=data,
-        ttl_s=300,
-        # Sent again after a lost answer or a lost sender, it replaces the first on the phone.
-        collapse_id=f"alert-{alert.pk}-{delivery.kind}",
+    sms_alert = any(
+        d.channel == AlertDelivery.Channel.SMS and d.kind == AlertDelivery.Kind.ALERT
+        for d in deliveries
     )
-    _hand_over(delivery)
+    validity = selectors.dispatch_policy_current().sms_validity_s if sms_alert else None
+    callback_url = _status_callback_url()
+    outgoing = []
+    for delivery in deliveries:
+        item = _Outgoing(delivery)
+        title, body = message_texts(delivery)
+        alert = delivery.alert
+        try:
+            if delivery.channel == AlertDelivery.Channel.SMS:
+                item.message = SmsMessage(
+                    to=str(alert.volunteer.phone),
+                    body=body,
+                    validity_s=validity if delivery.kind == AlertDelivery.Kind.ALERT else None,
+                    status_callback_url=callback_url,
+                )
+                if delivery.outcome_unknown_since:
+                    item.known_ids = _sent_ids_since(delivery)
+            elif alert.volunteer_id not in devices:
+                raise PermanentChannelError("no active device")
+            else:
+                item.device_id, token = devices[alert.volunteer_id]
+                item.message = PushMessage(
+                    token=token,
+                    title=title,
+                    body=body,
+                    data={
+                        "alert_id": str(alert.pk),
+                        "incident_id": str(alert.incident_id),
+                        "kind": delivery.kind,
+                    },
+                    ttl_s=300,
+                    # Sent again after a lost answer or a lost sender, it replaces the first
+                    # on the phone.
+                    collapse_id=f"alert-{alert.pk}-{delivery.kind}",
+                )
+        except PermanentChannelError as error:
+            item.outcome = error
+        outgoing.append(item)
+    return outgoing
+
+
+def _sent_ids_since(delivery: AlertDelivery) -> frozenset[str]:
+    """The same text to the same number may be another alert's message: those ids are known."""
+    return frozenset(
+        AlertDelivery.objects.filter(
+            alert__volunteer_id=delivery.alert.volunteer_id,
+            sent_at__gte=delivery.outcome_unknown_since - RECONCILE_MARGIN,
+        )
+        .exclude(provider_message_id="")
+        .values_list("provider_message_id", flat=True)
+    )
+
+
+def _deliver(item: _Outgoing, sms: SmsBackend, push: PushBackend) -> None:
+    """The provider call, and nothing else (it may run in a pool thread: no database here)."""
     try:
-        return get_push_backend().send(message)
-    except UnregisteredTokenError:
-        Device.objects.filter(pk=device.pk).update(is_active=False)
-        raise
+        if isinstance(item.message, PushMessage):
+            item.outcome = push.send(item.message)
+            return
+        if item.known_ids is not None:
+            # The last attempt may have reached Twilio: look before sending it again.
+            since = item.delivery.outcome_unknown_since - RECONCILE_MARGIN
+            item.outcome = sms.find_sent(item.message, since=since, exclude=item.known_ids)
+            if item.outcome:
+                return
+        item.outcome = sms.send(item.message)
+    except Exception as error:  # sorted by the caller, so one failure leaves the others alone
+        item.outcome = error
 
 
-def _hand_over(delivery: AlertDelivery) -> None:
-    """Record, before calling the provider, that the message may leave from here on.
+@functools.cache
+def _send_pool() -> ThreadPoolExecutor:
+    """Per process (rebuilt after a fork): one thread per delivery of a batch."""
+    return ThreadPoolExecutor(max_workers=SEND_BATCH, thread_name_prefix="send")
 
-    A sender that vanishes before this point never reached the provider and its delivery is
-    simply sent by whoever takes it over; after it, the outcome is unknown.
+
+os.register_at_fork(after_in_child=_send_pool.cache_clear)
+
+
+def _hand_over(outgoing: list[_Outgoing]) -> None:
+    """Record, right before calling the provider, that the messages may leave from here on.
+
+    A sender that vanishes before this point never reached the provider and its deliveries
+    are simply sent by whoever takes them over; after it, the outcome is unknown.
     """
-    AlertDelivery.objects.filter(pk=delivery.pk).update(handed_over_at=timezone.now())
+    AlertDelivery.objects.filter(pk__in=[item.delivery.pk for item in outgoing]).update(
+        handed_over_at=timezone.now()
+    )
 
 
 def _retry_in(delivery: AlertDelivery) -> int | None:
@@ -384,43 +489,105 @@ def _retry_in(delivery: AlertDelivery) -> int | None:
     return min(2**delivery.attempts, MAX_BACKOFF_S)
 
 
+def deliveries_send(*, delivery_ids: list[int]) -> dict[int, int]:
+    """Send the deliveries that are due, together; a single retry is the batch of one.
+
+    Returns the seconds until a retry is due for each delivery that needs one.
+    """
+    retries: dict[int, int] = {}
+    for start in range(0, len(delivery_ids), SEND_BATCH):
+        retries |= _batch_send(delivery_ids[start : start + SEND_BATCH])
+    return retries
+
+
 def delivery_send(*, delivery_id: int) -> int | None:
     """Send one delivery once. Returns seconds until a retry is due, or None when done."""
-    delivery = _claim_delivery(delivery_id)
-    if delivery is None:
-        return None
-    now = timezone.now()
-    if delivery.alert.volunteer_id is None or not _still_relevant(delivery):
-        AlertDelivery.objects.filter(pk=delivery_id).update(
-            state=AlertDelivery.State.FAILED, last_error="no longer relevant", updated_at=now
+    return deliveries_send(delivery_ids=[delivery_id]).get(delivery_id)
+
+
+def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
+    deliveries = _deliveries_claim(delivery_ids)
+    moot = [d.pk for d in deliveries if not _still_relevant(d)]
+    if moot:
+        AlertDelivery.objects.filter(pk__in=moot).update(
+            state=AlertDelivery.State.FAILED,
+            last_error="no longer relevant",
+            updated_at=timezone.now(),
         )
-        return None
-    try:
-        provider_id = _send(delivery)
-    except OutcomeUnknownError as error:
-        # A push is simply sent again (its collapse id keeps it one notification on the
-        # phone); an SMS is looked up in Twilio's log first.
-        return _delivery_retry(delivery, error, outcome_unknown=True)
-    except TransientChannelError as error:
-        return _delivery_retry(delivery, error)
-    except PermanentChannelError as error:
-        _delivery_failed(delivery, str(error))
-        return None
-    _delivery_sent(delivery, provider_id=provider_id)
-    return None
+    outgoing = _outgoing([d for d in deliveries if d.pk not in moot])
+    ready = [item for item in outgoing if item.outcome is None]
+    if ready:
+        sms, push = get_sms_backend(), get_push_backend()
+        _hand_over(ready)
+        # The providers' clients are thread-safe (one thread per message of the batch); a
+        # backend that is not (the outbox writes to the database) sends one after another.
+        concurrent = len(ready) > 1 and all(getattr(b, "thread_safe", False) for b in (sms, push))
+        run = _send_pool().map if concurrent else map
+        for _ in run(functools.partial(_deliver, sms=sms, push=push), ready):
+            pass
+    _deliveries_sent([item for item in outgoing if isinstance(item.outcome, str)])
+    retries = {}
+    for item in outgoing:
+        delivery, outcome = item.delivery, item.outcome
+        retry_in = None
+        if isinstance(outcome, UnregisteredTokenError):
+            Device.objects.filter(pk=item.device_id).update(is_active=False)
+        if isinstance(outcome, OutcomeUnknownError):
+            # A push is simply sent again (its collapse id keeps it one notification on the
+            # phone); an SMS is looked up in Twilio's log first.
+            retry_in = _delivery_retry(delivery, outcome, outcome_unknown=True)
+        elif isinstance(outcome, TransientChannelError):
+            retry_in = _delivery_retry(delivery, outcome)
+        elif isinstance(outcome, PermanentChannelError):
+            _delivery_failed(delivery, str(outcome))
+        elif isinstance(outcome, Exception):
+            # Not a provider's answer we know: left "sending", it is taken over after its
+            # lease as an outcome unknown, like the send of a worker that died.
+            logger.error("Sending delivery %s failed", delivery.pk, exc_info=outcome)
+        if retry_in is not None:
+            retries[delivery.pk] = retry_in
+    return retries
 
 
-def _delivery_sent(delivery: AlertDelivery, *, provider_id: str, note: str = "") -> None:
+def _deliveries_sent(sent: list[_Outgoing]) -> None:
+    """Record the provider ids; alerts now on their way move to "sent", on the timeline.
+
+    The incidents are locked first (the order every workflow keeps: incident, then its
+    alerts), so this never deadlocks with an answer or a stand-down of the same incident.
+    """
+    if not sent:
+        return
     now = timezone.now()
-    AlertDelivery.objects.filter(pk=delivery.pk).update(
-        state=AlertDelivery.State.SENT,
-        provider_message_id=provider_id,
-        last_error=note[:1000],
-        sent_at=now,
-        updated_at=now,
-    )
-    if delivery.kind == AlertDelivery.Kind.ALERT:
-        _alert_move(delivery.alert, Alert.State.SENT, from_states=[Alert.State.QUEUED])
+    deliveries = []
+    for item in sent:
+        delivery = item.delivery
+        delivery.state, delivery.provider_message_id = AlertDelivery.State.SENT, item.outcome
+        delivery.last_error, delivery.sent_at, delivery.updated_at = "", now, now
+        deliveries.append(delivery)
+    alerts = {d.alert_id: d.alert for d in deliveries if d.kind == AlertDelivery.Kind.ALERT}
+    with transaction.atomic():
+        list(
+            Incident.objects.select_for_update(no_key=True)
+            .filter(pk__in={d.alert.incident_id for d in deliveries})
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        AlertDelivery.objects.bulk_update(
+            deliveries, ["state", "provider_message_id", "last_error", "sent_at", "updated_at"]
+        )
+        queued = list(
+            Alert.objects.select_for_update(of=("self",))
+            .filter(pk__in=alerts, state=Alert.State.QUEUED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if queued:
+            Alert.objects.filter(pk__in=queued).update(state=Alert.State.SENT, updated_at=now)
+            for pk in queued:
+                alerts[pk].state = Alert.State.SENT
+            IncidentEvent.objects.bulk_create(
+                [_alert_event(alerts[pk], Alert.State.SENT) for pk in queued]
+            )
 
 
 def _delivery_retry(
@@ -732,7 +899,6 @@ def sweep() -> dict[str, int]:
     """Re-queue what a lost enqueue or a dead worker left behind; the safety net of the outbox."""
     from alerts.tasks import (
         alerts_sms_fallback_task,
-        delivery_send_task,
         incident_dispatch_task,
         incident_escalate_task,
     )
@@ -751,8 +917,7 @@ def sweep() -> dict[str, int]:
             | Q(state=AlertDelivery.State.SENDING, updated_at__lt=now - _sending_lease())
         ).values_list("pk", flat=True)[:1000]
     )
-    for delivery_id in stale_deliveries:
-        delivery_send_task.delay(delivery_id)
+    _queue_batches(stale_deliveries)
     policy = selectors.dispatch_policy_current()
     dispatching = list(
         Incident.objects.filter(state=Incident.State.DISPATCHING).values_list(

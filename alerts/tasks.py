@@ -11,10 +11,12 @@ def incident_dispatch_task(incident_id: int) -> None:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def delivery_send_task(delivery_id: int) -> None:
-    retry_in = services.delivery_send(delivery_id=delivery_id)
-    if retry_in is not None:
-        delivery_send_task.apply_async((delivery_id,), countdown=retry_in)
+def deliveries_send_task(delivery_ids: list[int]) -> None:
+    retries = services.deliveries_send(delivery_ids=delivery_ids)
+    # Each retry waits its own backoff; those due at the same time go together.
+    for countdown in sorted(set(retries.values())):
+        due = [pk for pk, retry_in in retries.items() if retry_in == countdown]
+        deliveries_send_task.apply_async((due,), countdown=countdown)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -17,6 +17,7 @@ from alerts.channels.base import (
     get_push_backend,
     get_sms_backend,
     reset_backends,
+    warm_up_backends,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "get_push_backend",
     "get_sms_backend",
     "reset_backends",
+    "warm_up_backends",
 ]

@@ -14,6 +14,7 @@ Errors are sorted for the caller (the delivery task):
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -25,6 +26,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -119,6 +122,11 @@ class InvalidRecipientError(PermanentChannelError, ValueError):
 class ChannelBackend:
     """What every channel backend shares: a start-up configuration check and a close hook."""
 
+    # Whether send() may run in several threads at once (the deliveries of a batch leave
+    # together); a backend that writes to the database, or whose client is not safe, sends
+    # one message after another.
+    thread_safe = False
+
     @classmethod
     def configuration_errors(cls) -> list[str]:
         """What is missing from the settings for this backend to work; [] when ready."""
@@ -128,6 +136,9 @@ class ChannelBackend:
         errors = self.configuration_errors()
         if errors:
             raise ImproperlyConfigured(f"{type(self).__name__}: " + "; ".join(errors))
+
+    def warm_up(self) -> None:
+        """Do the slow first-use work (credentials, connections) before the first message."""
 
     def close(self) -> None:
         """Release connections; called when the cached backend is dropped."""
@@ -192,6 +203,17 @@ def get_sms_backend() -> SmsBackend:
 def get_push_backend() -> PushBackend:
     """The process's push backend, built from ``PUSH_BACKEND`` on first use."""
     return _get("PUSH_BACKEND", PushBackend)
+
+
+def warm_up_backends() -> None:
+    """Build both backends and warm them, so that no alert pays for it (a worker process
+    calls this when it starts). Best effort: a provider that cannot be reached yet is retried
+    by the first send, as without warming."""
+    for backend in (get_sms_backend(), get_push_backend()):
+        try:
+            backend.warm_up()
+        except Exception:
+            logger.warning("Warming up %s failed", type(backend).__name__, exc_info=True)
 
 
 def reset_backends() -> None:

@@ -69,6 +69,9 @@ def service_account_problem(path: str) -> str | None:
 
 
 class FcmPushBackend(PushBackend):
+    # One HTTP session for all threads, as firebase-admin's own send_each() does.
+    thread_safe = True
+
     @classmethod
     def configuration_errors(cls) -> list[str]:
         problem = service_account_problem(getattr(settings, "FIREBASE_CREDENTIALS_FILE", ""))
@@ -154,6 +157,10 @@ class FcmPushBackend(PushBackend):
             if getattr(exc, "retryable", False):
                 raise TransientChannelError(f"FCM token refresh failed: {exc}") from exc
             raise PermanentChannelError(f"FCM credentials refused: {exc}") from exc
+
+    def warm_up(self) -> None:
+        """The OAuth token exchange (a signed JWT and a round trip) before the first push."""
+        self.app.credential.get_access_token()
 
     def close(self) -> None:
         try:

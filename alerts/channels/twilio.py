@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
 import requests
 from django.conf import settings
@@ -56,22 +57,42 @@ class TwilioSmsBackend(SmsBackend):
             return [f"{', '.join(missing)} must be set to send SMS through Twilio"]
         return []
 
+    # Safe because every thread has its own client (see _client).
+    thread_safe = True
+
     def __init__(self) -> None:
         super().__init__()
         self.sender: str = settings.TWILIO_FROM
-        http_client = TwilioHttpClient(
-            timeout=float(getattr(settings, "TWILIO_TIMEOUT_S", DEFAULT_TIMEOUT_S)),
-            pool_connections=True,
-            logger=http_logger,
-        )
-        self.client = Client(
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
-        )
-        # Every request of the Messages API is built by the ``Api`` domain as
-        # ``domain.base_url + uri`` (twilio.base.domain.Domain.absolute_url), so setting the
-        # domain's ``base_url`` redirects exactly this API and nothing else. (The client's
-        # edge/region options only rewrite the *.twilio.com host name.)
-        self.client.api.base_url = getattr(settings, "TWILIO_API_BASE", "") or DEFAULT_API_BASE
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._clients_lock = threading.Lock()
+
+    def _client(self) -> Client:
+        """This thread's client. Not one shared by all: TwilioHttpClient.request() stores each
+        response on the client and returns it from there, so two threads sending at once
+        could each get the other's message id."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            http_client = TwilioHttpClient(
+                timeout=float(getattr(settings, "TWILIO_TIMEOUT_S", DEFAULT_TIMEOUT_S)),
+                pool_connections=True,
+                logger=http_logger,
+            )
+            client = Client(
+                settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
+            )
+            # Every request of the Messages API is built by the ``Api`` domain as
+            # ``domain.base_url + uri`` (twilio.base.domain.Domain.absolute_url), so setting the
+            # domain's ``base_url`` redirects exactly this API and nothing else. (The client's
+            # edge/region options only rewrite the *.twilio.com host name.)
+            client.api.base_url = getattr(settings, "TWILIO_API_BASE", "") or DEFAULT_API_BASE
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    def warm_up(self) -> None:
+        self._client()
 
     def send(self, message: SmsMessage) -> str:
         kwargs: dict[str, object] = {"to": message.to, "body": message.body}
@@ -86,7 +107,7 @@ class TwilioSmsBackend(SmsBackend):
         if message.status_callback_url:
             kwargs["status_callback"] = message.status_callback_url
         try:
-            sent = self.client.messages.create(**kwargs)
+            sent = self._client().messages.create(**kwargs)
         except TwilioRestException as exc:
             raise error_from_twilio(exc) from exc
         except requests.exceptions.ReadTimeout as exc:
@@ -104,15 +125,18 @@ class TwilioSmsBackend(SmsBackend):
     ) -> str | None:
         """Twilio's message log, searched for this text to this number since then."""
         try:
-            sent = self.client.messages.list(to=message.to, date_sent_after=since, limit=50)
+            sent = self._client().messages.list(to=message.to, date_sent_after=since, limit=50)
         except (TwilioRestException, requests.exceptions.RequestException) as exc:
             raise TransientChannelError(f"Twilio message log unavailable: {exc}") from exc
         return next((m.sid for m in sent if m.body == message.body and m.sid not in exclude), None)
 
     def close(self) -> None:
-        session = getattr(self.client.http_client, "session", None)
-        if session is not None:
-            session.close()
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            session = getattr(client.http_client, "session", None)
+            if session is not None:
+                session.close()
 
 
 def error_from_twilio(exc: TwilioRestException) -> TransientChannelError | PermanentChannelError:

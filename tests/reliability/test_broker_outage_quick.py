@@ -6,7 +6,7 @@ from kombu.exceptions import OperationalError
 
 from alerts import services as alert_services
 from alerts.models import Alert, AlertDelivery
-from alerts.tasks import delivery_send_task, incident_dispatch_task
+from alerts.tasks import deliveries_send_task, incident_dispatch_task
 from amk.models import Incident
 from tests.factories import AARHUS_C, DispatcherFactory, VolunteerFactory, point
 
@@ -35,7 +35,7 @@ def test_dispatch_commits_its_alerts_when_the_broker_is_down(reference_geography
 
     VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.001))
     monkeypatch.setattr(incident_dispatch_task, "delay", _broker_down)
-    monkeypatch.setattr(delivery_send_task, "delay", _broker_down)
+    monkeypatch.setattr(deliveries_send_task, "delay", _broker_down)
     incident = amk_services.incident_create(
         created_by=DispatcherFactory(),
         location=point(*AARHUS_C),

@@ -27,16 +27,16 @@ pytestmark = pytest.mark.django_db
 
 
 def _lose_the_database_once(monkeypatch):
-    sent = services._delivery_sent
+    sent = services._deliveries_sent
     calls = {"n": 0}
 
-    def delivery_sent(*args, **kwargs):
+    def deliveries_sent(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise OperationalError("server closed the connection unexpectedly")
         return sent(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_delivery_sent", delivery_sent)
+    monkeypatch.setattr(services, "_deliveries_sent", deliveries_sent)
 
 
 def _taken_over_after_the_lease(delivery: AlertDelivery) -> None:
