@@ -1,8 +1,7 @@
 """Reads for dispatch: the policy in force, candidate volunteers, AEDs on the way, the board."""
 
 import datetime as dt
-import re
-import weakref
+import functools
 from typing import NamedTuple
 
 from django.contrib.gis.geos import Point
@@ -12,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
+from config.postgis.prepared import PreparedStatement
 from defibrillators.availability import aed_is_available
 from defibrillators.models import Defibrillator
 from volunteers.models import MINIMUM_AGE_YEARS
@@ -107,15 +107,22 @@ _CANDIDATES_SQL = f"""
 
 _POOLS = (Alert.Pool.CORPS, Alert.Pool.APP)
 
-# The statements prepared on each database connection (PREPARE lasts as long as the session).
-_prepared: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
+# Left to choose, PostgreSQL compares the generic plan with the cost of the first five custom
+# plans of a connection; when those were later waves (no corps, cheaper), it plans every call
+# afresh for the life of the connection (about 1 ms, longer than the query runs). The generic
+# plan is the same KNN walk, as the LIMIT is a literal. SET LOCAL ends with the transaction:
+# the implicit one of the query string, or the caller's, where only prepared statements see it.
+_GENERIC_PLAN = "SET LOCAL plan_cache_mode TO force_generic_plan; "
 
 
-def _candidates_prepare_sql(name: str, limit: int) -> str:
-    """PREPARE of the candidate query, its %(name)s placeholders numbered as $1, $2, ..."""
-    numbers = {param: f"${i}" for i, param in enumerate(_CANDIDATES_PARAMS, start=1)}
-    sql = re.sub(r"%\((\w+)\)s", lambda m: numbers[m[1]], _CANDIDATES_SQL.format(limit=limit))
-    return f"PREPARE {name} ({', '.join(_CANDIDATES_PARAMS.values())}) AS {sql}"
+@functools.cache
+def _candidates_statement(limit: int) -> PreparedStatement:
+    """The candidate query for waves of `limit` app volunteers, prepared once per connection."""
+    return PreparedStatement(
+        f"alerts_candidates_{limit:d}",
+        _CANDIDATES_SQL.format(limit=limit),
+        types=_CANDIDATES_PARAMS,
+    )
 
 
 def metres_between(a: Point, b: Point) -> float:
@@ -138,17 +145,17 @@ def dispatch_candidates(
     Volunteers already alerted for the incident are left out, and a person in both pools is
     alerted once, as a corps member (they are the ones with the local AED).
     """
+    params = _candidates_params(
+        incident_id=incident_id,
+        point=point,
+        policy=policy,
+        radius_m=radius_m,
+        include_corps=include_corps,
+        now=now or timezone.now(),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            *_candidates_statement(
-                cursor,
-                incident_id=incident_id,
-                point=point,
-                policy=policy,
-                radius_m=radius_m,
-                include_corps=include_corps,
-                now=now or timezone.now(),
-            )
+        _candidates_statement(policy.app_volunteers_per_wave).execute(
+            cursor, params, prefix=_GENERIC_PLAN
         )
         rows = cursor.fetchall()
     read_wkb = wkb_r().read  # as Django's PostGIS backend reads geometries: half the GEOS calls
@@ -163,8 +170,7 @@ def dispatch_candidates(
     ]
 
 
-def _candidates_statement(
-    cursor,
+def _candidates_params(
     *,
     incident_id: int,
     point: Point,
@@ -172,23 +178,8 @@ def _candidates_statement(
     radius_m: int,
     include_corps: bool,
     now: dt.datetime,
-) -> tuple[str, list]:
-    """The EXECUTE of the candidate query and its arguments, prepared on this connection first.
-
-    Why prepared: planning the query took longer (about 1 ms) than running it. Why forced to
-    the generic plan: left to choose, PostgreSQL compares it with the cost of the first five
-    custom plans, and when those were later waves (no corps, cheaper) it plans every call
-    afresh for the life of the connection. The generic plan is the same KNN walk, as the
-    LIMIT is a literal. SET LOCAL ends with the transaction (the implicit one of the query
-    string, or the caller's, where only prepared statements see it).
-    """
-    limit = int(policy.app_volunteers_per_wave)
-    name = f"alerts_candidates_{limit}"
-    prepared = _prepared.setdefault(connection.connection, set())
-    if name not in prepared:
-        cursor.execute(_candidates_prepare_sql(name, limit))
-        prepared.add(name)
-    params = {
+) -> dict[str, object]:
+    return {
         "include_corps": include_corps,
         "point": point.hexewkb.decode(),
         "incident_id": incident_id,
@@ -196,11 +187,6 @@ def _candidates_statement(
         "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
         "radius_m": radius_m,
     }
-    return (
-        "SET LOCAL plan_cache_mode TO force_generic_plan; "
-        f"EXECUTE {name} ({', '.join(['%s'] * len(params))})",
-        [params[param] for param in _CANDIDATES_PARAMS],
-    )
 
 
 # AEDs near the incident, not claimed for it, with the detour of fetching each on the way.

@@ -86,20 +86,26 @@ def explain(point=None) -> str:
     from django.db import connection
     from django.utils import timezone
 
-    from alerts.selectors import _candidates_statement, dispatch_policy_current
+    from alerts.selectors import (
+        _GENERIC_PLAN,
+        _candidates_params,
+        _candidates_statement,
+        dispatch_policy_current,
+    )
     from bench.common import incident_points
 
     policy = dispatch_policy_current()
     point = point or incident_points(1, seed=5)[0]
+    params = _candidates_params(
+        incident_id=-1,
+        point=point,
+        policy=policy,
+        radius_m=policy.radius_m,
+        include_corps=True,
+        now=timezone.now(),
+    )
     with connection.cursor() as cursor:
-        sql, args = _candidates_statement(
-            cursor,
-            incident_id=-1,
-            point=point,
-            policy=policy,
-            radius_m=policy.radius_m,
-            include_corps=True,
-            now=timezone.now(),
+        _candidates_statement(policy.app_volunteers_per_wave).execute(
+            cursor, params, prefix=_GENERIC_PLAN + "EXPLAIN (ANALYZE, BUFFERS, SUMMARY) "
         )
-        cursor.execute(sql.replace("EXECUTE", "EXPLAIN (ANALYZE, BUFFERS, SUMMARY) EXECUTE"), args)
         return "\n".join(row[0] for row in cursor.fetchall())
