@@ -54,9 +54,10 @@ _CANDIDATES_PARAMS = {
 
 # Both pools in one round trip. The corps: every available member of the local area(s) that
 # contain the incident (first wave only). The app pool: nearest first by the partial GiST index
-# volunteer_dispatchable_loc_idx (KNN `<->` with LIMIT, then the radius); a corps member found
-# there is left out, as they are alerted once, as a corps member. The LIMIT is a literal (one
-# statement per wave size), so that the generic plan knows it reads a few rows (see below).
+# volunteer_dispatchable_fresh_loc_idx (alerts migration 0005: KNN `<->` over the location, the
+# freshness checked inside the index, then LIMIT and the radius); a corps member found there is
+# left out, as they are alerted once, as a corps member. The LIMIT is a literal (one statement
+# per wave size), so that the generic plan knows it reads a few rows (see _GENERIC_PLAN).
 _CANDIDATES_SQL = f"""
     WITH areas AS (
       SELECT la.id FROM volunteers_localarea la
