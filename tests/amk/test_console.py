@@ -293,6 +293,7 @@ def test_board_query_count_is_constant(django_assert_max_num_queries):
 
     counts = []
     for incident in (small, large):
+        incident_board(incident_id=incident.pk)  # once per process: PostGIS's SRID lookup
         with CaptureQueriesContext(connection) as queries:
             board = incident_board(incident_id=incident.pk)
         counts.append(len(queries))
@@ -300,6 +301,129 @@ def test_board_query_count_is_constant(django_assert_max_num_queries):
             incident_board(incident_id=incident.pk)
     assert counts[0] == counts[1] <= 10
     assert len(board["alerts"]) == 50
+
+
+def test_board_json_query_count_does_not_grow_with_alerts(console):
+    """Through the view, as the console polls it: the session and user lookups included."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n in (5, 50):
+        url = reverse("amk:incident_board", args=[_incident_with_alerts(n).pk])
+        console.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = console.get(url)
+        assert len(response.json()["alerts"]) == n
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 10
+
+
+# The fields the console's script and page read (amk/static/amk/incident_board.js): the board's
+# payload is its contract, so a field that goes or a new one is a deliberate change.
+BOARD_KEYS = {
+    "generated_at",
+    "incident",
+    "policy",
+    "counts",
+    "warnings",
+    "alerts",
+    "aeds",
+    "events",
+}
+INCIDENT_KEYS = {
+    "id",
+    "state",
+    "state_label",
+    "is_open",
+    "address",
+    "municipality",
+    "note",
+    "location",
+    "wave",
+    "radius_m",
+    "created_at",
+    "created_local",
+    "age_s",
+    "closed_at",
+    "closed_local",
+    "exclusion_reasons",
+}
+COUNT_KEYS = {
+    "alerted",
+    "waiting",
+    "sent",
+    "delivered",
+    "accepted",
+    "declined",
+    "failed",
+    "on_the_way",
+    "on_scene",
+    "responding",
+}
+ALERT_KEYS = {
+    "id",
+    "label",
+    "state",
+    "state_label",
+    "responding",
+    "role",
+    "role_label",
+    "pool",
+    "pool_label",
+    "wave",
+    "distance_m",
+    "aed",
+    "updated_at",
+    "updated_local",
+    "deliveries",
+    "name",
+    "phone",
+    "position",
+    "position_source",
+}
+DELIVERY_KEYS = {"channel", "channel_label", "kind", "kind_label", "state", "state_label", "error"}
+AED_KEYS = {
+    "id",
+    "name",
+    "address",
+    "placement",
+    "opening_hours",
+    "location",
+    "distance_m",
+    "availability",
+    "claimed",
+    "synthetic",
+}
+EVENT_KEYS = {"time", "time_local", "kind", "message", "actor"}
+
+
+def test_board_payload_shape_and_labels(console):
+    incident = _incident_with_alerts(2)
+    actor = UserFactory(first_name="Dorte", last_name="Hansen")
+    IncidentEvent.objects.create(incident=incident, kind="note", message="a", actor=actor)
+    IncidentEvent.objects.create(incident=incident, kind="note", message="b")
+
+    board = console.get(reverse("amk:incident_board", args=[incident.pk])).json()
+
+    assert set(board) == BOARD_KEYS
+    assert set(board["incident"]) == INCIDENT_KEYS
+    assert set(board["policy"]) == {"target_accepted", "escalate_after_s", "max_waves"}
+    assert set(board["counts"]) == COUNT_KEYS
+    assert all(set(a) == ALERT_KEYS for a in board["alerts"])
+    deliveries = [d for a in board["alerts"] for d in a["deliveries"]]
+    assert len(deliveries) == 4 and all(set(d) == DELIVERY_KEYS for d in deliveries)
+    assert board["aeds"] and all(set(a) == AED_KEYS for a in board["aeds"])
+    assert [set(e) for e in board["events"]] == [EVENT_KEYS, EVENT_KEYS]
+    # Labels in the dispatcher's language (Danish by default), as Django's get_*_display().
+    alert = Alert.objects.get(pk=board["alerts"][0]["id"])
+    assert board["alerts"][0]["state_label"] == alert.get_state_display() == "Sendt"
+    assert board["alerts"][0]["pool_label"] == alert.get_pool_display()
+    delivery = alert.deliveries.get(channel="sms")
+    sms = next(d for d in board["alerts"][0]["deliveries"] if d["channel"] == "sms")
+    assert sms["state_label"] == delivery.get_state_display()
+    assert sms["error"] == delivery.last_error  # failed: the provider's reason is shown
+    assert [e["actor"] for e in board["events"]] == ["", "Dorte Hansen"]
 
 
 def test_board_json_content(console):
