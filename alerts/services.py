@@ -174,7 +174,10 @@ def _sms_only(alerts: list[Alert]) -> dict[int, list[str]]:
     return {alert.pk: [AlertDelivery.Channel.SMS] for alert in alerts}
 
 
-def _send_wave(incident: Incident, policy: DispatchPolicy, *, wave: int, radius_m: int) -> int:
+def _send_wave(
+    incident: Incident, policy: DispatchPolicy, *, wave: int, radius_m: int
+) -> list[int]:
+    """Alert the wave's candidates; returns the deliveries to send once this commits."""
     candidates = selectors.dispatch_candidates(
         incident_id=incident.pk,
         point=incident.location,
@@ -195,7 +198,7 @@ def _send_wave(incident: Incident, policy: DispatchPolicy, *, wave: int, radius_
             for c in candidates
         ]
     )
-    _enqueue_sends(_deliveries_create(_alert_channels(alerts), AlertDelivery.Kind.ALERT))
+    delivery_ids = _deliveries_create(_alert_channels(alerts), AlertDelivery.Kind.ALERT)
     now = timezone.now()
     Incident.objects.filter(pk=incident.pk).update(
         dispatch_wave=wave, dispatch_radius_m=radius_m, last_wave_at=now, updated_at=now
@@ -224,21 +227,26 @@ def _send_wave(incident: Incident, policy: DispatchPolicy, *, wave: int, radius_
         ),
         robust=True,
     )
-    return len(candidates)
+    return delivery_ids
 
 
 @transaction.atomic
-def incident_dispatch(*, incident_id: int) -> None:
-    """Send the first wave for an incident still pending dispatch (the outbox)."""
+def incident_dispatch(*, incident_id: int) -> list[int]:
+    """Alert the first wave for an incident still pending dispatch (the outbox).
+
+    Returns the wave's deliveries for the caller (the dispatch task) to send as soon as this
+    has committed, from the same process: one queue hop fewer on the way to the first alerts.
+    Should it die first, the sweep sends them.
+    """
     incident = Incident.objects.select_for_update(no_key=True).filter(pk=incident_id).first()
     if incident is None or incident.state != Incident.State.PENDING_DISPATCH:
-        return
+        return []
     if incident.exclusion_reasons:
         Incident.objects.filter(pk=incident_id).update(state=Incident.State.ACTIVE)
-        return
+        return []
     policy = selectors.dispatch_policy_current()
     Incident.objects.filter(pk=incident_id).update(state=Incident.State.DISPATCHING)
-    _send_wave(incident, policy, wave=1, radius_m=policy.radius_m)
+    return _send_wave(incident, policy, wave=1, radius_m=policy.radius_m)
 
 
 @transaction.atomic
@@ -274,7 +282,7 @@ def incident_escalate(*, incident_id: int, after_wave: int | None = None, actor=
     if requested:
         _event(incident_id, "wave_requested", _("Next wave requested"), actor=actor)
         Incident.objects.filter(pk=incident_id).update(state=Incident.State.DISPATCHING)
-    _send_wave(incident, policy, wave=incident.dispatch_wave + 1, radius_m=radius_m)
+    _enqueue_sends(_send_wave(incident, policy, wave=incident.dispatch_wave + 1, radius_m=radius_m))
     return True
 
 

@@ -7,11 +7,15 @@ from alerts import services
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def incident_dispatch_task(incident_id: int) -> None:
-    services.incident_dispatch(incident_id=incident_id)
+    _send(services.incident_dispatch(incident_id=incident_id))
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliveries_send_task(delivery_ids: list[int]) -> None:
+    _send(delivery_ids)
+
+
+def _send(delivery_ids: list[int]) -> None:
     retries = services.deliveries_send(delivery_ids=delivery_ids)
     # Each retry waits its own backoff; those due at the same time go together.
     for countdown in sorted(set(retries.values())):

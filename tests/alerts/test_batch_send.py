@@ -222,3 +222,26 @@ def test_overlapping_batches_at_the_same_moment_send_each_delivery_once(provider
     assert set(AlertDelivery.objects.values_list("state", flat=True)) == {State.SENT}
     assert set(AlertDelivery.objects.values_list("attempts", flat=True)) == {1}
     assert len(fake_twilio.wait_for_messages(16)) == 16
+
+
+@pytest.mark.django_db
+def test_the_dispatch_task_sends_the_first_wave_itself_without_another_hop(providers, monkeypatch):
+    from alerts.tasks import deliveries_send_task, incident_dispatch_task
+    from tests.factories import AARHUS_C, VolunteerFactory, point
+
+    fake_twilio, fake_fcm = providers
+    queued = []
+    monkeypatch.setattr(deliveries_send_task, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(deliveries_send_task, "apply_async", lambda *a, **kw: queued.append(a))
+    volunteers = [
+        VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.001 * i)) for i in range(4)
+    ]
+    DeviceFactory(volunteer=volunteers[0])
+    incident = IncidentFactory(location=point(*AARHUS_C))
+
+    incident_dispatch_task(incident.pk)
+
+    assert queued == []
+    assert AlertDelivery.objects.filter(alert__incident=incident).count() == 4
+    assert set(AlertDelivery.objects.values_list("state", flat=True)) == {State.SENT}
+    assert len(fake_twilio.messages) == 3 and len(fake_fcm.messages) == 1

@@ -159,7 +159,7 @@ def test_dispatch_alerts_by_push_with_a_device_and_by_sms_without(
     corps = DeviceFactory(volunteer=VolunteerFactory(local_area=LocalAreaFactory())).volunteer
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.incident_dispatch(incident_id=incident.pk)
+        to_send = services.incident_dispatch(incident_id=incident.pk)
 
     alerts = {a.volunteer_id: a for a in Alert.objects.filter(incident=incident)}
     assert set(alerts) == {with_app.pk, without_app.pk, stale_device.volunteer_id, corps.pk}
@@ -172,7 +172,11 @@ def test_dispatch_alerts_by_push_with_a_device_and_by_sms_without(
     }
     assert alerts[corps.pk].pool == Alert.Pool.CORPS
     assert all(a.state == Alert.State.QUEUED and a.wave == 1 for a in alerts.values())
-    assert len(callbacks) == 2  # the sends, and the fallback/escalation timers
+    # The dispatch task sends the wave itself once committed; only the timers are queued.
+    assert sorted(to_send) == sorted(
+        AlertDelivery.objects.filter(alert__incident=incident).values_list("pk", flat=True)
+    )
+    assert len(callbacks) == 1  # the fallback/escalation timers
 
     incident.refresh_from_db()
     assert incident.state == Incident.State.DISPATCHING
@@ -188,7 +192,7 @@ def test_dispatch_twice_creates_nothing_new(django_capture_on_commit_callbacks):
     VolunteerFactory(location=north(1500))  # would qualify if a second wave were sent
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.incident_dispatch(incident_id=incident.pk)
+        assert services.incident_dispatch(incident_id=incident.pk) == []
 
     assert Alert.objects.filter(incident=incident).count() == 1
     assert AlertDelivery.objects.filter(alert__incident=incident).count() == 1
