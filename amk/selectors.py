@@ -367,12 +367,8 @@ def _board_alert_rows(incident_id: int) -> list[dict]:
     """
     from alerts.models import Alert
 
-    def responders_only(expression, output_field=None) -> Case:
-        return Case(
-            When(state__in=Alert.RESPONDING_STATES, then=expression),
-            default=None,
-            output_field=output_field,
-        )
+    def responders_only(expression) -> Case:
+        return Case(When(state__in=Alert.RESPONDING_STATES, then=expression), default=None)
 
     return list(
         Alert.objects.filter(incident_id=incident_id)

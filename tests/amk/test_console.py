@@ -474,6 +474,7 @@ def test_board_json_content(console):
     others = board["alerts"][1:]
     assert all(a["name"] == "" and a["phone"] == "" and a["position"] is None for a in others)
     assert "Hemmelig" not in str(board)
+    assert str(waiting.volunteer.phone) not in str(board)  # only responders' numbers
     assert others[0]["deliveries"][0]["error"] == "21211 bad"
     assert others[0]["label"].endswith(f"#{waiting.volunteer_id}")
     availability = {a["name"]: (a["availability"], a["claimed"]) for a in board["aeds"]}
