@@ -375,19 +375,16 @@ class _Outgoing:
 def _outgoing(deliveries: list[AlertDelivery]) -> list[_Outgoing]:
     """Build every message in a few queries; one that cannot be built fails permanently."""
     pushes = [d for d in deliveries if d.channel == AlertDelivery.Channel.PUSH]
-    devices = (
-        {
-            volunteer_id: (pk, token)
-            for pk, volunteer_id, token in Device.objects.filter(
-                volunteer_id__in={d.alert.volunteer_id for d in pushes}, is_active=True
-            )
-            .order_by("volunteer_id", F("last_seen_at").desc(nulls_last=True), "-pk")
-            .distinct("volunteer_id")
-            .values_list("pk", "volunteer_id", "push_token")
-        }
-        if pushes
-        else {}
-    )
+    # Each volunteer's most recently seen device (no query at all for a batch without push).
+    devices = {
+        volunteer_id: (pk, token)
+        for pk, volunteer_id, token in Device.objects.filter(
+            volunteer_id__in={d.alert.volunteer_id for d in pushes}, is_active=True
+        )
+        .order_by("volunteer_id", F("last_seen_at").desc(nulls_last=True), "-pk")
+        .distinct("volunteer_id")
+        .values_list("pk", "volunteer_id", "push_token")
+    }
     sms_alert = any(
         d.channel == AlertDelivery.Channel.SMS and d.kind == AlertDelivery.Kind.ALERT
         for d in deliveries
