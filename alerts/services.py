@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -459,13 +460,27 @@ def _deliver(item: _Outgoing, sms: SmsBackend, push: PushBackend) -> None:
         item.outcome = error
 
 
-@functools.cache
+_pools = threading.local()
+
+
 def _send_pool() -> ThreadPoolExecutor:
-    """Per process (rebuilt after a fork): one thread per delivery of a batch."""
-    return ThreadPoolExecutor(max_workers=SEND_BATCH, thread_name_prefix="send")
+    """The calling thread's own pool, one thread per delivery of a batch: batches sent at the
+    same moment from other threads (a worker with a thread pool) never queue behind it."""
+    pool = getattr(_pools, "executor", None)
+    if pool is None:
+        pool = _pools.executor = ThreadPoolExecutor(
+            max_workers=SEND_BATCH, thread_name_prefix="send"
+        )
+    return pool
 
 
-os.register_at_fork(after_in_child=_send_pool.cache_clear)
+def _forget_pools() -> None:
+    """A forked child (a prefork worker process) has none of its parent's threads."""
+    global _pools
+    _pools = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _hand_over(outgoing: list[_Outgoing]) -> None:
