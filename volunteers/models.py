@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib.gis.db import models
-from django.contrib.postgres.indexes import GistIndex
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -112,20 +111,9 @@ class Volunteer(models.Model):
         verbose_name = _("volunteer")
         verbose_name_plural = _("volunteers")
         ordering = ["-created_at"]
-        indexes = [
-            # The app pool of candidate selection (alerts.selectors): KNN over only the people
-            # who can be alerted at all; freshness and age are checked on the few rows it yields.
-            GistIndex(
-                fields=["location"],
-                name="volunteer_dispatchable_loc_idx",
-                condition=models.Q(
-                    is_heart_runner=True,
-                    is_available=True,
-                    phone_verified_at__isnull=False,
-                    location__isnull=False,
-                ),
-            ),
-        ]
+        # The app pool of candidate selection walks volunteer_dispatchable_fresh_loc_idx, a
+        # partial GiST index on (location, location_updated_at) created by alerts migration 0005
+        # next to the query it serves (alerts.selectors).
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(date_of_birth__lte=AdultBirthdateLimit()),
