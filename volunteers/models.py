@@ -7,9 +7,16 @@ MINIMUM_AGE_YEARS = 18
 
 
 class AdultBirthdateLimit(models.Func):
-    """The latest birth date of someone who is an adult today, evaluated by PostgreSQL."""
+    """The latest birth date of someone who is an adult today, evaluated by PostgreSQL.
 
-    template = f"(CURRENT_DATE - INTERVAL '{MINIMUM_AGE_YEARS} years')::date"
+    "Today" is the date in Denmark, as the sign-up form checks it: the connection's own
+    CURRENT_DATE is UTC's, which refused people on their 18th birthday until 01:00 or 02:00.
+    """
+
+    template = (
+        f"((CURRENT_TIMESTAMP AT TIME ZONE '{settings.TIME_ZONE}')::date"
+        f" - INTERVAL '{MINIMUM_AGE_YEARS} years')::date"
+    )
     output_field = models.DateField()
 
     def __init__(self):
