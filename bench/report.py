@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from bench.common import ROOT, results_merge
+from bench.location import VOLUNTEERS
 
 DOCS = ROOT / "docs"
 SIZES = ["10k", "100k", "1m"]
@@ -79,6 +80,14 @@ def _plots(r: dict) -> list[str]:
     fig.savefig(DOCS / "bench-location.png", dpi=110)
     plt.close(fig)
     return ["bench-selection.png", "bench-location.png"]
+
+
+def _errors(run: dict) -> str:
+    """The error count of a wrk run, with the HTTP statuses behind it (e.g. "3 (429: 3)")."""
+    statuses = run["error_detail"].get("statuses") or {}
+    if not statuses:
+        return str(run["errors"])
+    return f"{run['errors']} ({', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))})"
 
 
 def write(r: dict) -> None:
@@ -189,7 +198,7 @@ def write(r: dict) -> None:
         "",
         "## 3. Location updates",
         "",
-        f"`POST /api/v1/me/location/` with {10_000:,} volunteers' own tokens, through gunicorn "
+        f"`POST /api/v1/me/location/` with {VOLUNTEERS:,} volunteers' own tokens, through gunicorn "
         f"(`config/gunicorn.py`: {r['gunicorn']}), wrk with {loc['connections']} connections "
         "(`bench/location.lua`) on the same machine. Baseline: a minimal authenticated DRF view "
         "(`bench/urls.py`, same token authentication and settings) on the same server. "
@@ -202,7 +211,7 @@ def write(r: dict) -> None:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(
             f"| {name} | {load} | {x['duration_s']} s | {x['rps']} | {x['p50_ms']} ms | "
-            f"{x['p99_ms']} ms | {x['max_ms']} ms | {x['errors']} |"
+            f"{x['p99_ms']} ms | {x['max_ms']} ms | {_errors(x)} |"
             for name, load, x in (
                 ("location update", f"{loc['offered_rps']:,} req/s", loc),
                 ("location update", "capacity", cap),

@@ -122,7 +122,7 @@ def _location_and_board(results: dict, only: set[str] | None) -> None:
     """Location updates under wrk, and the console board, through the same gunicorn."""
     from bench import board, location
 
-    tokens = location.tokens_create(10_000)
+    tokens = location.tokens_create()
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "GUNICORN_BIND": f"127.0.0.1:{PORT}",
