@@ -9,21 +9,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts import services
-from alerts.channels.base import SmsBackend, TransientChannelError, reset_backends
+from alerts.channels.base import SmsBackend, TransientChannelError
 from alerts.models import Alert, AlertDelivery
 from amk.models import Incident, IncidentEvent
 from tests.factories import AlertDeliveryFactory, AlertFactory, DeviceFactory, IncidentFactory
 
-pytestmark = pytest.mark.usefixtures("reference_geography")
+pytestmark = pytest.mark.usefixtures("reference_geography", "fresh_backends")
 
 Channel, State = AlertDelivery.Channel, AlertDelivery.State
-
-
-@pytest.fixture(autouse=True)
-def _fresh_backends():
-    reset_backends()
-    yield
-    reset_backends()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from alerts.channels.base import (
     SmsBackend,
     TransientChannelError,
     UnregisteredTokenError,
-    reset_backends,
 )
 from alerts.messages import message_texts
 from alerts.models import Alert, AlertDelivery, OutboxMessage
@@ -44,7 +43,7 @@ from tests.factories import (
     point,
 )
 
-pytestmark = pytest.mark.usefixtures("reference_geography")
+pytestmark = pytest.mark.usefixtures("reference_geography", "fresh_backends")
 
 METRES_PER_DEGREE_LAT = 111_320
 Channel, Kind = AlertDelivery.Channel, AlertDelivery.Kind
@@ -88,13 +87,6 @@ class UnregisteredPush(PushBackend):
 
 def backend(cls) -> str:
     return f"{__name__}.{cls.__name__}"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_backends():
-    reset_backends()
-    yield
-    reset_backends()
 
 
 # --- Helpers ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "fake_service_account",
     "fake_twilio",
     "fcm_backend_settings",
+    "fresh_backends",
     "twilio_backend_settings",
 ]
 
@@ -92,4 +93,12 @@ def fcm_backend_settings(settings, fake_fcm, fake_service_account, tmp_path):
     settings.FCM_TIMEOUT_S = 2.0
     reset_backends()
     yield settings
+    reset_backends()
+
+
+@pytest.fixture
+def fresh_backends():
+    """The channel backends built anew from this test's settings, and dropped after it."""
+    reset_backends()
+    yield
     reset_backends()
