@@ -160,7 +160,8 @@ def write(r: dict) -> None:
         "",
         "`alerts.selectors.dispatch_candidates` for an incident (first wave: corps and app pool, "
         "availability, age, location freshness, quiet hours, already alerted, dedupe), "
-        "400 incidents near real places weighted by population, timed in Python around the "
+        f"{sel['1m']['selection']['n']:,} incidents per size near real places weighted by "
+        "population (after a warm-up), timed in Python around the "
         "call (one round trip). Baseline: the bare KNN query "
         "`ORDER BY location <-> point LIMIT 20` on the same table, alternating with it.",
         "",
