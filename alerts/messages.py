@@ -35,7 +35,7 @@ def _role_text(alert: Alert) -> str:
 
 
 def message_texts(delivery: AlertDelivery) -> tuple[str, str]:
-    """(title, body) of a delivery; the body alone is the SMS."""
+    """(title, body) of a delivery; the body alone, with the alert's reference, is the SMS."""
     alert = delivery.alert
     incident = alert.incident
     with translation.override(settings.LANGUAGE_CODE):
@@ -61,4 +61,9 @@ def message_texts(delivery: AlertDelivery) -> tuple[str, str]:
         else:
             title = _("Stand down")
             body = _("The alert is over: you do not need to go. Thank you for being ready to help.")
+        if delivery.channel == AlertDelivery.Channel.SMS:
+            # Each SMS names its alert, so no two deliveries share a text: after a lost answer
+            # the one found in Twilio's log is this delivery's own, never another incident's
+            # identical alert to the same number (alerts.services, reconciliation).
+            body = f"{body} " + _("(alert %(ref)s)") % {"ref": alert.pk}
     return title, body

@@ -368,8 +368,8 @@ class _Outgoing:
     delivery: AlertDelivery
     message: SmsMessage | PushMessage | None = None
     device_id: int | None = None
-    # An SMS whose last attempt may have reached Twilio: ids of other messages to that number.
-    known_ids: frozenset[str] | None = None
+    # An SMS whose last attempt may have reached Twilio: looked up in its log before sending.
+    reconcile: bool = False
     outcome: str | Exception | None = None
 
 
@@ -405,8 +405,7 @@ def _outgoing(deliveries: list[AlertDelivery]) -> list[_Outgoing]:
                     validity_s=validity if delivery.kind == AlertDelivery.Kind.ALERT else None,
                     status_callback_url=callback_url,
                 )
-                if delivery.outcome_unknown_since:
-                    item.known_ids = _sent_ids_since(delivery)
+                item.reconcile = delivery.outcome_unknown_since is not None
             elif alert.volunteer_id not in devices:
                 raise PermanentChannelError("no active device")
             else:
@@ -431,28 +430,17 @@ def _outgoing(deliveries: list[AlertDelivery]) -> list[_Outgoing]:
     return outgoing
 
 
-def _sent_ids_since(delivery: AlertDelivery) -> frozenset[str]:
-    """The same text to the same number may be another alert's message: those ids are known."""
-    return frozenset(
-        AlertDelivery.objects.filter(
-            alert__volunteer_id=delivery.alert.volunteer_id,
-            sent_at__gte=delivery.outcome_unknown_since - RECONCILE_MARGIN,
-        )
-        .exclude(provider_message_id="")
-        .values_list("provider_message_id", flat=True)
-    )
-
-
 def _deliver(item: _Outgoing, sms: SmsBackend, push: PushBackend) -> None:
     """The provider call, and nothing else (it may run in a pool thread: no database here)."""
     try:
         if isinstance(item.message, PushMessage):
             item.outcome = push.send(item.message)
             return
-        if item.known_ids is not None:
-            # The last attempt may have reached Twilio: look before sending it again.
+        if item.reconcile:
+            # The last attempt may have reached Twilio: look before sending it again. Only this
+            # delivery's message has its text (alerts.messages: the SMS names its alert).
             since = item.delivery.outcome_unknown_since - RECONCILE_MARGIN
-            item.outcome = sms.find_sent(item.message, since=since, exclude=item.known_ids)
+            item.outcome = sms.find_sent(item.message, since=since)
             if item.outcome:
                 return
         item.outcome = sms.send(item.message)

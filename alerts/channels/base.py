@@ -150,13 +150,9 @@ class SmsBackend(ChannelBackend, ABC):
     @abstractmethod
     def send(self, message: SmsMessage) -> str: ...
 
-    def find_sent(
-        self, message: SmsMessage, *, since: dt.datetime, exclude: frozenset[str] = frozenset()
-    ) -> str | None:
-        """The id of this very message if the provider took it since then, else None.
-
-        ``exclude`` holds ids already accounted for by other deliveries. Backends that cannot
-        look it up return None, and the message is sent again.
+    def find_sent(self, message: SmsMessage, *, since: dt.datetime) -> str | None:
+        """The id of this very message (same text, same number) if the provider took it since
+        then, else None. Backends that cannot look it up return None: the message goes again.
         """
         return None
 

@@ -120,15 +120,13 @@ class TwilioSmsBackend(SmsBackend):
             raise TransientChannelError(f"Twilio request failed: {exc}") from exc
         return sent.sid
 
-    def find_sent(
-        self, message: SmsMessage, *, since: dt.datetime, exclude: frozenset[str] = frozenset()
-    ) -> str | None:
+    def find_sent(self, message: SmsMessage, *, since: dt.datetime) -> str | None:
         """Twilio's message log, searched for this text to this number since then."""
         try:
             sent = self._client().messages.list(to=message.to, date_sent_after=since, limit=50)
         except (TwilioRestException, requests.exceptions.RequestException) as exc:
             raise TransientChannelError(f"Twilio message log unavailable: {exc}") from exc
-        return next((m.sid for m in sent if m.body == message.body and m.sid not in exclude), None)
+        return next((m.sid for m in sent if m.body == message.body), None)
 
     def close(self) -> None:
         with self._clients_lock:

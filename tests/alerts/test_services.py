@@ -913,6 +913,15 @@ def test_alert_texts_carry_no_address_but_the_details_do(incident):
     assert "Klostergade 12" in message_texts(details)[1]
 
 
+def test_every_sms_names_its_alert_in_danish_and_a_push_does_not(incident):
+    alert = make_alert(incident, channels=[Channel.SMS, Channel.PUSH])
+
+    others = [AlertDeliveryFactory(alert=alert, kind=k) for k in Kind if k != Kind.ALERT]
+    for sms in (delivery(alert, Channel.SMS), *others):
+        assert message_texts(sms)[1].endswith(f"(alarm {alert.pk})")
+    assert f"{alert.pk}" not in message_texts(delivery(alert, Channel.PUSH))[1]
+
+
 # --- Sweep ------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,8 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from alerts import services
+from alerts.channels.base import SmsMessage, get_sms_backend
+from alerts.messages import message_texts
 from alerts.models import AlertDelivery
 from amk.models import Incident
 from tests.factories import (
@@ -39,10 +41,14 @@ def _lose_the_database_once(monkeypatch):
     monkeypatch.setattr(services, "_deliveries_sent", deliveries_sent)
 
 
-def _taken_over_after_the_lease(delivery: AlertDelivery) -> None:
+def _lease_expired(delivery: AlertDelivery) -> None:
     assert AlertDelivery.objects.get(pk=delivery.pk).state == AlertDelivery.State.SENDING
     expired = timezone.now() - services._sending_lease() - timezone.timedelta(seconds=1)
     AlertDelivery.objects.filter(pk=delivery.pk).update(updated_at=expired)
+
+
+def _taken_over_after_the_lease(delivery: AlertDelivery) -> None:
+    _lease_expired(delivery)
     assert services.delivery_send(delivery_id=delivery.pk) is None  # what the sweep's task does
 
 
@@ -108,14 +114,14 @@ def test_a_push_whose_sender_vanished_before_the_hand_over_is_sent_by_the_next(
     assert len(fake_fcm.wait_for_messages(1, timeout=5)) == 1
 
 
-def test_reconciling_an_sms_ignores_the_same_text_sent_for_another_alert(
+def test_reconciling_an_sms_ignores_the_sms_of_another_alert_to_the_same_number(
     reference_geography, monkeypatch, twilio_backend_settings, fake_twilio
 ):
     volunteer = VolunteerFactory()
     first = AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
     assert services.delivery_send(delivery_id=first.pk) is None  # sent and recorded
     second = AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
-    # Its sender vanished after the hand-over, before Twilio had it: same text, same number.
+    # Its sender vanished after the hand-over, before Twilio had it: same number, same words.
     AlertDelivery.objects.filter(pk=second.pk).update(
         state=AlertDelivery.State.SENDING, attempts=1, handed_over_at=timezone.now()
     )
@@ -127,6 +133,40 @@ def test_reconciling_an_sms_ignores_the_same_text_sent_for_another_alert(
     assert second.state == AlertDelivery.State.SENT
     assert second.provider_message_id != first.provider_message_id
     assert len(fake_twilio.messages) == 2
+
+
+def test_alerts_to_one_number_taken_over_together_each_arrive_once(
+    reference_geography, twilio_backend_settings, fake_twilio
+):
+    """Found by the slow worker-kill test (33 of 300 SMS lost): a worker killed mid-batch left
+    several incidents' alerts to one number "outcome unknown", only the first had reached
+    Twilio, and, the words being the same, each took that one message in the log for its own."""
+    volunteer = VolunteerFactory()
+    deliveries = [
+        AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
+        for _ in range(3)
+    ]
+    first_body = message_texts(deliveries[0])[1]
+    get_sms_backend().send(SmsMessage(to=str(volunteer.phone), body=first_body))
+    AlertDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        state=AlertDelivery.State.SENDING, attempts=1, handed_over_at=timezone.now()
+    )
+    for delivery in deliveries:
+        _lease_expired(delivery)
+
+    assert services.deliveries_send(delivery_ids=[d.pk for d in deliveries]) == {}
+
+    sids = set()
+    for delivery in deliveries:
+        delivery.refresh_from_db()
+        assert delivery.state == AlertDelivery.State.SENT
+        sids.add(delivery.provider_message_id)
+    assert len(sids) == 3
+    received = fake_twilio.wait_for_messages(3, timeout=5)
+    assert len(received) == 3 and {m.body for m in received} == {
+        message_texts(d)[1] for d in deliveries
+    }
+    assert received[0].sid in sids
 
 
 def _alert_for(volunteer):
