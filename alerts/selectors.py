@@ -14,7 +14,7 @@ from alerts.models import Alert, DispatchPolicy
 from config.postgis.prepared import PreparedStatement
 from defibrillators.availability import aed_is_available
 from defibrillators.models import Defibrillator
-from volunteers.models import MINIMUM_AGE_YEARS
+from volunteers.models import AdultBirthdateLimit
 
 
 def dispatch_policy_current() -> DispatchPolicy:
@@ -88,7 +88,7 @@ _CANDIDATES_SQL = f"""
         WHERE v.is_heart_runner AND v.is_available
           AND v.phone_verified_at IS NOT NULL
           AND v.location IS NOT NULL
-          AND v.date_of_birth <= (CURRENT_DATE - INTERVAL '{MINIMUM_AGE_YEARS} years')::date
+          AND v.date_of_birth <= {AdultBirthdateLimit.template}
           AND v.location_updated_at >= %(fresh_since)s
           {_NOT_IN_QUIET_HOURS}
           AND (v.local_area_id IS NULL OR v.local_area_id NOT IN (SELECT id FROM areas))
