@@ -1,48 +1,17 @@
-"""Admin for the territory (region, municipalities, postcodes, gazetteer) and incidents.
-
-``GeoAdmin`` is the base of every admin with a map: django-leaflet's widget, plus the static
-municipality outlines so the map stays useful when no tile server can be reached.
-"""
+"""Admin for the territory (region, municipalities, postcodes, gazetteer) and incidents, and the
+admin site's titles. The map admins' base classes are in config.geoadmin."""
 
 from django.contrib import admin
 from django.db.models import Count
-from django.forms import Media, Script
-from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
-from leaflet.admin import LeafletAdminWidget, LeafletGeoAdmin
+from leaflet.admin import LeafletAdminWidget
 
 from amk.models import Incident, Municipality, Place, Postcode, Region
+from config.geoadmin import AreaAdmin, GeoAdmin
 
 admin.site.site_header = _("Hjertealarm – administration")
 admin.site.site_title = _("Hjertealarm administration")
 admin.site.index_title = _("Volunteers, defibrillators and territory")
-
-
-class GeoAdmin(LeafletGeoAdmin):
-    """Leaflet map widgets with offline municipality outlines."""
-
-    @property
-    def media(self):
-        return super().media + Media(
-            css={"all": [static("hjertealarm/admin.css")]},
-            js=[
-                Script(
-                    "hjertealarm/map_outlines.js",
-                    **{"data-outlines": static("geo/kommuner.geojson")},
-                )
-            ],
-        )
-
-
-class AreaAdmin(GeoAdmin):
-    """Large polygons: never loaded for lists or autocompletes, only on the change form."""
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        match = getattr(request, "resolver_match", None)
-        if match is None or not match.url_name or not match.url_name.endswith("_change"):
-            qs = qs.defer("area")
-        return qs
 
 
 @admin.register(Region)

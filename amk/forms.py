@@ -7,7 +7,7 @@ from django.contrib.gis.geos import Point
 from django.utils.translation import gettext_lazy as _
 
 from amk.models import Incident
-from amk.selectors import within_denmark
+from config.geography import within_denmark
 
 # Decimal degrees, with a point or a comma as the decimal separator: "56.1567", "56,1567", "-3".
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")

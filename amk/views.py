@@ -24,6 +24,7 @@ from alerts.selectors import dispatch_policy_current
 from amk import selectors, services
 from amk.forms import IncidentForm
 from amk.models import Incident
+from amk.selectors import territory
 from config.exceptions import ApplicationError
 
 LIST_REFRESH_MS = 4000
@@ -140,7 +141,7 @@ def incident_create(request):
         "amk/incident_create.html",
         {
             "form": form,
-            "map_config": map_config() | {"region": selectors.service_region_municipality_codes()},
+            "map_config": map_config() | {"region": territory.service_region_municipality_codes()},
         },
     )
 
@@ -242,7 +243,7 @@ def incident_note(request, incident_id: int):
 def place_search_json(request):
     # PostgreSQL refuses NUL in text: such a query is noise, not a server error.
     query = request.GET.get("q", "").replace("\x00", "")[:100]
-    matches = selectors.place_search(query=query, limit=10) if query.strip() else []
+    matches = territory.place_search(query=query, limit=10) if query.strip() else []
     return JsonResponse(
         {
             "query": query,

@@ -12,7 +12,7 @@ def _incident_with_alerts(user, point, alerts: int):
 
     from alerts.models import Alert, AlertDelivery
     from amk.models import Incident
-    from amk.selectors import municipality_containing
+    from amk.selectors.territory import municipality_containing
 
     incident = Incident.objects.create(
         location=point,

@@ -45,7 +45,7 @@ def incident_points(count: int, seed: int = 7):
     from django.conf import settings
     from django.contrib.gis.geos import Point
 
-    from amk.selectors import service_region_anchor_sampler
+    from amk.selectors.territory import service_region_anchor_sampler
 
     sampler = service_region_anchor_sampler(population_csv=settings.REFERENCE_DATA_DIR / "BY3.csv")
     rng = random.Random(seed)

@@ -24,7 +24,7 @@ def tokens_create(count: int = VOLUNTEERS) -> str:
     from knox.models import AuthToken, get_digest_token
     from knox.settings import CONSTANTS, knox_settings
 
-    from amk.selectors import within_denmark
+    from config.geography import within_denmark
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -35,7 +35,7 @@ def tokens_create(count: int = VOLUNTEERS) -> str:
         )
         candidates = cursor.fetchall()
     # Only people whose position the endpoint accepts: a few synthetic volunteers live just
-    # offshore (outside amk.selectors.within_denmark), and the jitter below can move a coastal
+    # offshore (outside config.geography.within_denmark), and the jitter below can move a coastal
     # one into the sea. Either is a 400 for every request from that volunteer: they were the
     # 13 non-2xx answers of an earlier run.
     rng = random.Random(5)

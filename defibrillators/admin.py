@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from amk.admin import GeoAdmin
+from config.geoadmin import GeoAdmin
 from defibrillators.models import Defibrillator
 
 EXPIRY_WARNING = dt.timedelta(days=60)

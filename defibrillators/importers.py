@@ -14,8 +14,8 @@ from pathlib import Path
 
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
 
-from amk.selectors import within_denmark
 from config.exceptions import ApplicationError
+from config.geography import within_denmark
 from defibrillators.availability import opening_hours_is_valid
 from defibrillators.models import Defibrillator
 

@@ -1,3 +1,5 @@
+"""The AED registry: Defibrillator, with its opening hours, access and expiry dates."""
+
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
 

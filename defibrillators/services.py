@@ -7,9 +7,9 @@ from pathlib import Path
 from django.contrib.gis.geos import Point
 from django.db import DatabaseError, transaction
 
-from amk.selectors import AnchorSampler
-from amk.services import ImportSummary, Progress, synthetic_epoch
+from amk.selectors.territory import AnchorSampler
 from config.exceptions import ApplicationError
+from config.imports import ImportSummary, Progress, synthetic_epoch
 from defibrillators.importers import FORMATS, READERS, aed_fields, detect_format
 from defibrillators.models import Defibrillator
 

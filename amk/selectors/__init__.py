@@ -1,276 +1,28 @@
-"""Reads for the territory: the service region, point lookups, place search."""
+"""Reads for the dispatcher console: the incident list and the live incident board. The territory
+reads (point lookups, place search, the service region's anchors) are in amk.selectors.territory."""
 
-import bisect
 import collections
-import csv
 import datetime as dt
 import functools
-import itertools
-import json
-import math
-import random
-from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
-from django.contrib.gis.db.models.functions import Distance, PointOnSurface
-from django.contrib.gis.geos import GEOSGeometry, Point
-from django.contrib.gis.geos.prepared import PreparedGeometry
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point
 from django.db.models import (
     BooleanField,
     Case,
     CharField,
     Count,
     F,
-    IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Length
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
 
-from amk.models import Incident, IncidentEvent, Municipality, Place, Postcode, Region
-from config.exceptions import ApplicationError
-
-METRES_PER_DEGREE_LAT = 111_320
-# Denmark with Bornholm and Christiansø (lon_min, lat_min, lon_max, lat_max), for input checks.
-DENMARK_BBOX = (8.0, 54.5, 15.25, 57.8)
-
-
-# Land within about a kilometre of the simplified municipality outlines the maps draw.
-DENMARK_SHORE_MARGIN_DEGREES = 0.015
-
-
-@functools.cache
-def _denmark_land() -> PreparedGeometry:
-    """Built once per process from a static file: no query on the hot location path."""
-    path = settings.BASE_DIR / "config" / "static" / "geo" / "kommuner.geojson"
-    features = json.loads(path.read_text(encoding="utf-8"))["features"]
-    land = GEOSGeometry(json.dumps(features[0]["geometry"]))
-    for feature in features[1:]:
-        land = land.union(GEOSGeometry(json.dumps(feature["geometry"])))
-    return land.buffer(DENMARK_SHORE_MARGIN_DEGREES).prepared
-
-
-def within_denmark(*, lon: float, lat: float) -> bool:
-    """On Danish land (or just off the shore): the bounding box first, then the outlines."""
-    lon_min, lat_min, lon_max, lat_max = DENMARK_BBOX
-    if not (lon_min <= lon <= lon_max and lat_min <= lat <= lat_max):
-        return False
-    return _denmark_land().contains(Point(lon, lat, srid=4326))
-
-
-def service_region() -> Region:
-    """The region this installation dispatches in (settings.SERVICE_REGION_CODE)."""
-    try:
-        return Region.objects.get(code=settings.SERVICE_REGION_CODE)
-    except Region.DoesNotExist:
-        raise ApplicationError(
-            f"Region {settings.SERVICE_REGION_CODE} is not loaded: run load_geography first."
-        ) from None
-
-
-def municipality_containing(
-    *, point: Point, service_region_only: bool = True
-) -> Municipality | None:
-    """The municipality a point lies in; by default only those the service region covers."""
-    municipalities = Municipality.objects.filter(area__intersects=point).defer("area")
-    if service_region_only:
-        municipalities = municipalities.filter(region_id=settings.SERVICE_REGION_CODE)
-    return municipalities.first()
-
-
-def point_in_service_region(*, point: Point) -> bool:
-    return Region.objects.filter(code=settings.SERVICE_REGION_CODE, area__intersects=point).exists()
-
-
-@dataclass(frozen=True)
-class PlaceMatch:
-    """One hit of the dispatcher's place search: a gazetteer place or a postcode area."""
-
-    kind: str  # "place" or "postcode"
-    label: str
-    point: Point
-    municipality: str
-    in_service_region: bool
-
-
-def _spelling_variants(query: str) -> set[str]:
-    """'Aarhus' and 'Århus' name the same town: search both spellings of å."""
-    query = query.lower()
-    return {query, query.replace("aa", "å"), query.replace("å", "aa")}
-
-
-def _name_match(variants: set[str]) -> tuple[Q, Case]:
-    """Names that start with the query, or have a word that does; exact hits rank first."""
-    match, exact, prefix = Q(), Q(), Q()
-    for variant in variants:
-        prefix |= Q(name__istartswith=variant)
-        exact |= Q(name__iexact=variant)
-        match |= Q(name__istartswith=variant)
-        match |= Q(name__icontains=f" {variant}") | Q(name__icontains=f"-{variant}")
-    rank = Case(
-        When(exact, then=Value(0)),
-        When(prefix, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
-    return match, rank
-
-
-def _postcode_hits(postcodes: QuerySet, limit: int) -> list[tuple[int, str, PlaceMatch]]:
-    surface_municipality = Municipality.objects.filter(area__intersects=OuterRef("surface"))
-    postcodes = (
-        postcodes.defer("area")
-        .annotate(
-            surface=PointOnSurface("area"),
-            municipality_name=Subquery(surface_municipality.values("name")[:1]),
-            region_code=Subquery(surface_municipality.values("region_id")[:1]),
-        )
-        .order_by("rank", "number")[:limit]
-    )
-    return [
-        (
-            p.rank,
-            p.name,
-            PlaceMatch(
-                kind="postcode",
-                label=f"{p.number} {p.name}",
-                point=p.surface,
-                municipality=p.municipality_name or "",
-                in_service_region=p.region_code == settings.SERVICE_REGION_CODE,
-            ),
-        )
-        for p in postcodes
-    ]
-
-
-def _place_hits(places: QuerySet, limit: int) -> list[tuple[int, str, PlaceMatch]]:
-    places = (
-        places.select_related("municipality")
-        .defer("municipality__area")
-        .annotate(
-            in_region=Case(
-                When(municipality__region_id=settings.SERVICE_REGION_CODE, then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            )
-        )
-        .order_by("-in_region", "rank", Length("name"), "name")[:limit]
-    )
-    return [
-        (
-            p.rank,
-            p.name,
-            PlaceMatch(
-                kind="place",
-                label=p.name,
-                point=p.point,
-                municipality=p.municipality.name if p.municipality else "",
-                in_service_region=p.in_region,
-            ),
-        )
-        for p in places
-    ]
-
-
-def place_search(*, query: str, limit: int = 10) -> list[PlaceMatch]:
-    """Places and postcodes for a typed name or postcode prefix; the service region first."""
-    query = " ".join(query.split())
-    if not query:
-        return []
-    if query.isdigit():
-        postcodes = Postcode.objects.filter(number__startswith=query).annotate(rank=Value(1))
-        matches = [match for _, _, match in _postcode_hits(postcodes, limit)]
-        return sorted(matches, key=lambda match: not match.in_service_region)
-    match, rank = _name_match(_spelling_variants(query))
-    hits = _postcode_hits(Postcode.objects.filter(match).annotate(rank=rank), limit)
-    hits += _place_hits(Place.objects.filter(match).annotate(rank=rank), limit)
-    hits.sort(key=lambda hit: (not hit[2].in_service_region, hit[0], len(hit[1]), hit[1]))
-    return [match for _, _, match in hits[:limit]]
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """A real place synthetic people and AEDs are put near."""
-
-    name: str
-    lon: float
-    lat: float
-
-    def jittered(self, rng: random.Random, max_m: float) -> tuple[float, float]:
-        """A point uniformly within max_m of the anchor (good enough on a few km)."""
-        distance, bearing = max_m * math.sqrt(rng.random()), rng.random() * 2 * math.pi
-        dlat = distance * math.cos(bearing) / METRES_PER_DEGREE_LAT
-        dlon = (
-            distance
-            * math.sin(bearing)
-            / (METRES_PER_DEGREE_LAT * math.cos(math.radians(self.lat)))
-        )
-        return round(self.lon + dlon, 6), round(self.lat + dlat, 6)
-
-
-class AnchorSampler:
-    """Draws places so that municipalities come up in proportion to their population."""
-
-    def __init__(self, weighted: list[tuple[int, list[Anchor]]]):
-        self._anchors = [anchors for _, anchors in weighted]
-        self._cumulative = list(itertools.accumulate(weight for weight, _ in weighted))
-
-    def draw(self, rng: random.Random) -> Anchor:
-        index = bisect.bisect_right(self._cumulative, rng.random() * self._cumulative[-1])
-        anchors = self._anchors[index]
-        return anchors[rng.randrange(len(anchors))]
-
-
-def _municipality_key(name: str) -> str:
-    # BY3 writes "Høje-Taastrup" where DAGI has "Høje Taastrup".
-    return name.casefold().replace("-", " ")
-
-
-def _population_by_municipality(path: Path) -> dict[str, int]:
-    if not path.is_file():
-        raise ApplicationError(f"File not found: {path}")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return {
-            _municipality_key(row["Kommune"]): int(row["Befolkningstal"])
-            for row in csv.DictReader(fh)
-        }
-
-
-def service_region_anchor_sampler(*, population_csv: Path) -> AnchorSampler:
-    """Places in the service region, weighted by municipality population (BY3)."""
-    population = _population_by_municipality(population_csv)
-    municipalities = list(
-        Municipality.objects.filter(region_id=settings.SERVICE_REGION_CODE)
-        .annotate(surface=PointOnSurface("area"))
-        .defer("area")
-        .order_by("code")
-    )
-    if not municipalities:
-        raise ApplicationError("No municipalities in the service region: run load_geography.")
-    places = Place.objects.filter(municipality__in=municipalities)
-    by_municipality = {
-        code: [Anchor(p.name, p.point.x, p.point.y) for p in group]
-        for code, group in itertools.groupby(
-            sorted(places, key=lambda p: (p.municipality_id, p.name, p.point.x, p.point.y)),
-            key=lambda p: p.municipality_id,
-        )
-    }
-    weighted = []
-    for municipality in municipalities:
-        key = _municipality_key(municipality.name)
-        if key not in population:
-            raise ApplicationError(f"{population_csv}: no population for {municipality.name}")
-        fallback = [Anchor(municipality.name, municipality.surface.x, municipality.surface.y)]
-        weighted.append((population[key], by_municipality.get(municipality.code, fallback)))
-    return AnchorSampler(weighted)
-
+from amk.models import Incident, IncidentEvent
 
 # --- The dispatcher console ------------------------------------------------------------------
 
@@ -634,12 +386,3 @@ def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
         ),
         "events": _board_events(incident_id),
     }
-
-
-def service_region_municipality_codes() -> list[str]:
-    """The municipalities the service region covers, to shade the region on the console map."""
-    return list(
-        Municipality.objects.filter(region_id=settings.SERVICE_REGION_CODE)
-        .order_by("code")
-        .values_list("code", flat=True)
-    )

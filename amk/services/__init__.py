@@ -1,9 +1,8 @@
 """Writes for the territory: the DAGI reference geography, the gazetteer and the demo accounts."""
 
-import datetime as dt
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -15,8 +14,7 @@ from django.utils.translation import gettext as _
 
 from amk.models import Incident, IncidentEvent, Municipality, Place, Postcode, Region
 from config.exceptions import ApplicationError
-
-Progress = Callable[[str], None]
+from config.imports import ImportSummary, Progress, read_geojson_features
 
 DISPATCHERS_GROUP = "Dispatchers"
 PLACE_COAST_TOLERANCE_M = 1000
@@ -24,46 +22,6 @@ PLACE_COAST_TOLERANCE_M = 1000
 
 def _silent(message: str) -> None:
     return None
-
-
-def synthetic_epoch() -> dt.date:
-    """January 1st of this year. Synthetic dates are drawn relative to it, so a seed gives the
-    same rows all year, and ages and expiry dates stay realistic as the years pass."""
-    return dt.date(dt.date.today().year, 1, 1)
-
-
-@dataclass
-class ImportSummary:
-    """What one import did, so every command can account for every input row."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-    def skip(self, row: str, reason: str) -> None:
-        self.skipped.append(f"{row}: {reason}")
-
-    def __str__(self) -> str:
-        return (
-            f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"skipped {len(self.skipped)}"
-        )
-
-
-def read_geojson_features(path: Path) -> list[dict]:
-    """The features of a GeoJSON file, with a clear error instead of a traceback."""
-    if not path.is_file():
-        raise ApplicationError(f"File not found: {path}")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            document = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise ApplicationError(f"{path}: not valid JSON ({exc})") from exc
-    features = document.get("features") if isinstance(document, dict) else None
-    if not isinstance(features, list):
-        raise ApplicationError(f"{path}: not a GeoJSON FeatureCollection")
-    return features
 
 
 @dataclass(frozen=True)
@@ -265,7 +223,7 @@ def incident_create(
 
     The row is the outbox: if the enqueue is lost, the periodic sweep dispatches it anyway.
     """
-    from amk.selectors import municipality_containing
+    from amk.selectors.territory import municipality_containing
 
     reasons = sorted(set(exclusion_reasons))
     unknown = set(reasons) - set(Incident.Exclusion.values)

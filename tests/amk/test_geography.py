@@ -2,13 +2,12 @@ import io
 import json
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
 from amk.models import Municipality, Place, Postcode, Region
-from amk.selectors import municipality_containing, place_search, point_in_service_region
+from amk.selectors.territory import municipality_containing, place_search
 from tests.factories import AARHUS_C, point
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reference_geography")]
@@ -89,13 +88,6 @@ def test_municipality_containing_a_point():
     outside = municipality_containing(point=point(*COPENHAGEN), service_region_only=False)
     assert outside.code == "0101"
     assert municipality_containing(point=point(*KATTEGAT), service_region_only=False) is None
-
-
-def test_point_in_service_region():
-    assert settings.SERVICE_REGION_CODE == "1082"
-    assert point_in_service_region(point=point(*AARHUS_C))
-    assert not point_in_service_region(point=point(*COPENHAGEN))
-    assert not point_in_service_region(point=point(*KATTEGAT))
 
 
 def test_place_search_by_name_prefix_puts_the_service_region_first():

@@ -1,7 +1,7 @@
 from django.conf import settings
 
-from amk.management.commands._base import ReportingCommand
 from amk.services import geography_load
+from config.imports import ReportingCommand
 
 
 class Command(ReportingCommand):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandParser
 
-from amk.management.commands._base import ReportingCommand
+from config.imports import ReportingCommand
 from defibrillators.importers import CSV_COLUMNS, FORMATS
 from defibrillators.services import defibrillators_import
 

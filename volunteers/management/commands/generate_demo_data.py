@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.core.management.base import CommandParser
 
-from amk.management.commands._base import ReportingCommand
-from amk.selectors import service_region_anchor_sampler
+from amk.selectors.territory import service_region_anchor_sampler
+from config.imports import ReportingCommand
 from defibrillators.services import synthetic_defibrillators_generate
-from volunteers.services import (
+from volunteers.services.synthetic import (
     local_area_synthetic_aeds_ensure,
     synthetic_locations_refresh,
     synthetic_volunteers_generate,

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from amk.management.commands._base import ReportingCommand
-from volunteers.services import DEFAULT_AREA_RADIUS_M, local_areas_load
+from config.imports import ReportingCommand
+from volunteers.services.areas import DEFAULT_AREA_RADIUS_M, local_areas_load
 
 
 class Command(ReportingCommand):
