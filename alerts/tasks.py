@@ -1,8 +1,10 @@
-"""Celery tasks: ids in, one service call inside. Delivery tasks survive a dying worker."""
+"""Celery tasks: ids in, one service call inside. Delivery tasks survive a dying worker. The
+retention of the alerts' position snapshots runs by Celery beat (config/settings.py)."""
 
 from celery import shared_task
 
 from alerts import services
+from alerts.services.retention import alert_locations_expire
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -36,3 +38,8 @@ def incident_escalate_task(incident_id: int, after_wave: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_task() -> None:
     services.sweep()
+
+
+@shared_task
+def alert_locations_expire_task() -> int:
+    return alert_locations_expire()

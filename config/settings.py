@@ -257,7 +257,7 @@ FCM_TIMEOUT_S = env.float("FCM_TIMEOUT_S", default=5.0)
 
 from datetime import timedelta  # noqa: E402
 
-# The mobile REST API (volunteers/apis.py, /api/v1/): knox tokens per device, throttles in the
+# The mobile REST API (volunteers/apis/, /api/v1/): knox tokens per device, throttles in the
 # Redis cache, errors mapped by config.api.exception_handler, schema by drf-spectacular.
 INSTALLED_APPS += ["knox", "drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK = {
@@ -329,13 +329,13 @@ CACHES = {
     }
 }
 
-# Retention of personal data (volunteers/tasks.py), by Celery beat.
+# Retention of personal data (volunteers/tasks.py, alerts/tasks.py), by Celery beat.
 CELERY_BEAT_SCHEDULE["volunteer-locations-expire"] = {
     "task": "volunteers.tasks.locations_expire_task",
     "schedule": 15 * 60.0,
 }
 CELERY_BEAT_SCHEDULE["alert-locations-expire"] = {
-    "task": "volunteers.tasks.alert_locations_expire_task",
+    "task": "alerts.tasks.alert_locations_expire_task",
     "schedule": 3600.0,
 }
 CELERY_BEAT_SCHEDULE["auth-cleanup"] = {

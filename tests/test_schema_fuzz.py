@@ -9,7 +9,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from config.wsgi import application
 from tests.factories import AlertFactory, DeviceFactory, IncidentFactory, VolunteerFactory
-from volunteers import services
+from volunteers.services.accounts import auth_token_create
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")  # throttle counters from zero
 
@@ -28,7 +28,7 @@ def _keep_test_connection():
 
 
 def _fresh_token() -> str:
-    return services.auth_token_create(user=VolunteerFactory().user)
+    return auth_token_create(user=VolunteerFactory().user)
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def token(reference_geography):
     volunteer = VolunteerFactory()
     DeviceFactory(volunteer=volunteer)
     AlertFactory(volunteer=volunteer, incident=IncidentFactory(), state="sent")
-    return services.auth_token_create(user=volunteer.user)
+    return auth_token_create(user=volunteer.user)
 
 
 @pytest.mark.django_db

@@ -2,19 +2,15 @@
 
 from celery import shared_task
 
-from volunteers import services
+from volunteers.services.accounts import auth_records_cleanup
+from volunteers.services.location import volunteer_locations_expire
 
 
 @shared_task
 def locations_expire_task() -> int:
-    return services.volunteer_locations_expire()
-
-
-@shared_task
-def alert_locations_expire_task() -> int:
-    return services.alert_locations_expire()
+    return volunteer_locations_expire()
 
 
 @shared_task
 def auth_cleanup_task() -> dict[str, int]:
-    return services.auth_records_cleanup()
+    return auth_records_cleanup()

@@ -28,7 +28,7 @@ from tests.factories import (
 from tests.reliability.harness import account, alert_latency_s, record, wait_settled
 from tests.reliability.test_faults import _incident, platform  # noqa: F401
 from tests.test_schema_fuzz import _keep_test_connection  # noqa: F401
-from volunteers import services as volunteer_services
+from volunteers.services.accounts import auth_token_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_cache")]
 
@@ -57,9 +57,7 @@ def test_soak_mixed_load(platform, settings, fake_twilio, fake_fcm):  # noqa: F8
     clients = []
     for v in movers:
         c = APIClient()
-        c.credentials(
-            HTTP_AUTHORIZATION=f"Token {volunteer_services.auth_token_create(user=v.user)}"
-        )
+        c.credentials(HTTP_AUTHORIZATION=f"Token {auth_token_create(user=v.user)}")
         clients.append(c)
     worker = platform["worker"]
     time.sleep(20)  # warm-up: worker children imported everything
@@ -151,7 +149,7 @@ def test_api_fuzz_a_thousand_requests(reference_geography):
     volunteer = VolunteerFactory()
     DeviceFactory(volunteer=volunteer)
     AlertFactory(volunteer=volunteer, incident=IncidentFactory(), state="sent")
-    token = volunteer_services.auth_token_create(user=volunteer.user)
+    token = auth_token_create(user=volunteer.user)
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
     operations = [result.ok() for result in schema.get_all_operations()]
     per_operation = math.ceil(1000 / len(operations)) + 5
@@ -174,7 +172,7 @@ def test_api_fuzz_a_thousand_requests(reference_geography):
             )
             own = token
             if revokes:
-                own = volunteer_services.auth_token_create(user=VolunteerFactory().user)
+                own = auth_token_create(user=VolunteerFactory().user)
             response = case.call(headers={"Authorization": f"Token {own}"})
             counts["requests"] += 1
             if response.status_code >= 500:

@@ -17,7 +17,7 @@ from tests.factories import (
     UserFactory,
     VolunteerFactory,
 )
-from volunteers import services
+from volunteers.services.accounts import auth_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def _throttles_from_zero(fresh_cache):
 
 def _token_client(volunteer) -> APIClient:
     client = APIClient()
-    token = services.auth_token_create(user=volunteer.user)
+    token = auth_token_create(user=volunteer.user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 

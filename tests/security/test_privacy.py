@@ -16,11 +16,13 @@ from twilio.base.exceptions import TwilioRestException
 from alerts import services as alert_services
 from alerts.channels.twilio import error_from_twilio
 from alerts.models import Alert, AlertDelivery
+from alerts.services.codes import login_code_send
+from alerts.services.debriefs import debrief_submit
 from amk import services as amk_services
 from config.celery import app
 from tests.factories import AARHUS_C, DeviceFactory, DispatcherFactory, VolunteerFactory, point
-from volunteers import services
 from volunteers.models import Consent, PhoneCode, Volunteer
+from volunteers.services.accounts import auth_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +91,7 @@ def test_alert_location_snapshots_older_than_30_days_are_cleared_in_the_table(
     )  # fmt: skip
     Alert.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=31))
 
-    assert _run_scheduled("volunteers.tasks.alert_locations_expire_task") == 1
+    assert _run_scheduled("alerts.tasks.alert_locations_expire_task") == 1
 
     assert _rows(
         "SELECT count(*) FROM alerts_alert WHERE volunteer_location IS NOT NULL "
@@ -113,7 +115,7 @@ def test_expired_and_used_codes_and_expired_tokens_are_removed_from_the_tables()
     )
     live = PhoneCode.objects.create(phone="+4560000004", code_hash="d", expires_at=now + HOUR)
     old_token, _ = AuthToken.objects.create(user=volunteer.user, expiry=dt.timedelta(seconds=-1))
-    services.auth_token_create(user=volunteer.user)
+    auth_token_create(user=volunteer.user)
 
     result = _run_scheduled("volunteers.tasks.auth_cleanup_task")
 
@@ -165,7 +167,7 @@ def _where_found(needles: list[str]) -> list[tuple[str, str, str]]:
 
 def test_an_erased_account_leaves_no_personal_data_in_any_table(reference_geography, monkeypatch):
     # The person signs up: a code by SMS, consents, the app's device and token.
-    services.phone_code_send(phone=PHONE)
+    login_code_send(phone=PHONE)
     volunteer = VolunteerFactory(
         phone=PHONE,
         user__first_name=FIRST,
@@ -174,7 +176,7 @@ def test_an_erased_account_leaves_no_personal_data_in_any_table(reference_geogra
         user__username=f"{FIRST.lower()}-{PHONE}",
     )
     Consent.objects.create(volunteer=volunteer, kind="terms", version="2025-01")
-    key = services.auth_token_create(user=volunteer.user)
+    key = auth_token_create(user=volunteer.user)
     DeviceFactory(volunteer=volunteer, push_token=PUSH_TOKEN)
     # An administrator edits the profile (the admin keeps a log with the person's name).
     LogEntry.objects.log_actions(
@@ -209,7 +211,7 @@ def test_an_erased_account_leaves_no_personal_data_in_any_table(reference_geogra
     alert_services.alert_accept(alert_id=alert.pk, volunteer=volunteer, by_sms=True)
     details = AlertDelivery.objects.get(alert=alert, kind=AlertDelivery.Kind.DETAILS)
     alert_services.delivery_send(delivery_id=details.pk)
-    services.debrief_submit(
+    debrief_submit(
         volunteer=volunteer, alert_id=alert.pk, outcome="hard", comment=COMMENT, wants_call=True
     )
     needles = [PHONE[3:], FIRST, LAST, EMAIL, PUSH_TOKEN, COMMENT]

@@ -20,8 +20,8 @@ from tests.factories import (
     VolunteerFactory,
     point,
 )
-from volunteers import services
 from volunteers.models import Consent, Debrief, PhoneCode, Volunteer
+from volunteers.services.accounts import auth_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def api():
 
 def client_for(volunteer: Volunteer) -> APIClient:
     client = APIClient()
-    token = services.auth_token_create(user=volunteer.user)
+    token = auth_token_create(user=volunteer.user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 

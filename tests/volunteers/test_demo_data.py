@@ -12,7 +12,7 @@ from django.utils import timezone
 from defibrillators.models import Defibrillator
 from tests.factories import VolunteerFactory
 from volunteers.models import LocalArea, Volunteer
-from volunteers.services import synthetic_phone
+from volunteers.services.synthetic import synthetic_phone
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reference_geography")]
 

@@ -13,8 +13,8 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, VolunteerFactory
-from volunteers import services
 from volunteers.models import Volunteer
+from volunteers.services.accounts import auth_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def client_with(token: str) -> APIClient:
 
 def test_a_position_is_stored(stack):
     volunteer = volunteer_last_seen_an_hour_ago()
-    token = services.auth_token_create(user=volunteer.user)
+    token = auth_token_create(user=volunteer.user)
     assert client_with(token).post(URL, reading(), format="json").status_code == 204
     volunteer.refresh_from_db()
     assert round(volunteer.location.y, 2) == 56.17
@@ -62,7 +62,7 @@ def test_a_position_is_stored(stack):
 )
 def test_no_valid_token_is_401_and_stores_nothing(stack, case):
     volunteer = volunteer_last_seen_an_hour_ago()
-    token = services.auth_token_create(user=volunteer.user)
+    token = auth_token_create(user=volunteer.user)
     client = client_with(token)
     if case == "expired token":
         AuthToken.objects.filter(user=volunteer.user).update(
@@ -84,7 +84,7 @@ def test_no_valid_token_is_401_and_stores_nothing(stack, case):
 
 
 def test_a_user_without_volunteer_profile_gets_404(stack):
-    token = services.auth_token_create(user=UserFactory())
+    token = auth_token_create(user=UserFactory())
     response = client_with(token).post(URL, reading(), format="json")
     assert response.status_code == 404
     assert response.json()["detail"]
@@ -92,7 +92,7 @@ def test_a_user_without_volunteer_profile_gets_404(stack):
 
 def test_refused_positions_are_worded_in_danish(stack):
     volunteer = volunteer_last_seen_an_hour_ago()
-    client = client_with(services.auth_token_create(user=volunteer.user))
+    client = client_with(auth_token_create(user=volunteer.user))
     response = client.post(URL, {**reading(), "lat": 48.85, "lon": 2.35}, format="json")
     assert response.status_code == 400
     assert "uden for Danmark" in response.json()["lat"][0]
@@ -105,7 +105,7 @@ def test_refused_positions_are_worded_in_danish(stack):
 def test_too_soon_is_429_with_retry_after(stack, settings):
     settings.LOCATION_MIN_INTERVAL_S = 20
     volunteer = volunteer_last_seen_an_hour_ago()
-    client = client_with(services.auth_token_create(user=volunteer.user))
+    client = client_with(auth_token_create(user=volunteer.user))
     assert client.post(URL, reading(), format="json").status_code == 204
     response = client.post(URL, reading(), format="json")
     assert response.status_code == 429
@@ -119,7 +119,7 @@ def test_the_token_is_renewed_as_knox_renews_it(stack, settings):
     from knox.settings import knox_settings
 
     volunteer = volunteer_last_seen_an_hour_ago()
-    token = services.auth_token_create(user=volunteer.user)
+    token = auth_token_create(user=volunteer.user)
     soon = timezone.now() + dt.timedelta(days=1)
     AuthToken.objects.filter(user=volunteer.user).update(expiry=soon)
     assert client_with(token).post(URL, reading(), format="json").status_code == 204
@@ -136,7 +136,7 @@ def test_the_token_is_renewed_as_knox_renews_it(stack, settings):
 
 def test_one_volunteers_token_moves_only_that_volunteer(stack):
     mine, theirs = volunteer_last_seen_an_hour_ago(), volunteer_last_seen_an_hour_ago()
-    client = client_with(services.auth_token_create(user=mine.user))
+    client = client_with(auth_token_create(user=mine.user))
     assert client.post(URL, reading(), format="json").status_code == 204
     theirs.refresh_from_db()
     mine.refresh_from_db()

@@ -1,0 +1,21 @@
+"""Erasure of a volunteer's traces in the alerts, when their account is deleted
+(volunteers.services.accounts.volunteer_delete, through alerts.receivers)."""
+
+from collections.abc import Iterable
+
+from alerts.models import Alert, AlertDelivery, OutboxMessage
+from volunteers.models import Volunteer
+
+
+def volunteer_alert_data_erase(
+    *, volunteer: Volunteer, phone: str, push_tokens: Iterable[str]
+) -> None:
+    """The alerts stay for the statistics (Alert.volunteer is SET_NULL when the volunteer goes);
+    the position snapshots, the provider errors on the deliveries (Twilio's text names the
+    number) and the recorded outbox messages to the number or the push tokens (demo and tests)
+    go now, in the caller's transaction."""
+    Alert.objects.filter(volunteer=volunteer).update(volunteer_location=None)
+    AlertDelivery.objects.filter(alert__volunteer=volunteer).exclude(last_error="").update(
+        last_error=""
+    )
+    OutboxMessage.objects.filter(recipient__in=[phone, *push_tokens]).delete()

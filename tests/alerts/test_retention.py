@@ -1,0 +1,30 @@
+"""Retention of personal data by the alerts' beat task: the volunteers' position snapshots."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from alerts import tasks
+from alerts.models import Alert
+from tests.factories import AARHUS_C, AlertFactory, point
+
+pytestmark = pytest.mark.django_db
+
+
+def test_alert_location_snapshots_older_than_30_days_are_nulled(reference_geography):
+    old = AlertFactory(volunteer_location=point(*AARHUS_C))
+    recent = AlertFactory(volunteer_location=point(*AARHUS_C))
+    Alert.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=31))
+
+    assert tasks.alert_locations_expire_task() == 1
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.volunteer_location is None and old.volunteer_id is not None
+    assert recent.volunteer_location is not None
+
+
+def test_alert_retention_task_is_scheduled(settings):
+    tasks_scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"alerts.tasks.alert_locations_expire_task"} <= tasks_scheduled
