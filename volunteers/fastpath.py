@@ -5,10 +5,11 @@ hundreds of requests a second. Through the full stack (sessions, locale, CSRF, a
 messages middleware, DRF's request, negotiation, authentication and throttle) such a request
 cost about four times the work of the update itself. The middleware below answers the usual
 case, a knox token and a well-formed position, right after the security middleware: the token
-check, the rate limit and the update are one statement (volunteers.services.
-volunteer_location_update). Anything else, an unknown or expired token, a position refused,
-too soon, no profile, goes on to LocationApi unchanged, which answers with the same checks and
-words the error in the caller's language. Nothing is stored on the way there.
+check, the rate limit and the update are one statement (volunteers.services.location.
+volunteer_location_update), after the position rules of volunteers.positions. Anything else, an
+unknown or expired token, a position refused, too soon, no profile, goes on to LocationApi
+unchanged, which answers with the same checks and words the error in the caller's language.
+Nothing is stored on the way there.
 """
 
 import json
@@ -18,8 +19,8 @@ from django.urls import reverse
 from knox.crypto import hash_token
 from knox.settings import knox_settings
 
-from volunteers import services
-from volunteers.apis import location_reading_plain
+from volunteers.positions import location_reading_plain
+from volunteers.services.location import LocationOutcome, volunteer_location_update
 
 
 def _token(request) -> str | None:
@@ -42,14 +43,14 @@ def location_report_fast(request) -> HttpResponse | None:
         return None
     if values is None:
         return None
-    result = services.volunteer_location_update(
+    result = volunteer_location_update(
         token_digest=digest,
         lon=values["lon"],
         lat=values["lat"],
         measured_at=values["measured_at"],
         accuracy_m=values["accuracy_m"],
     )
-    if result.outcome in (services.LocationOutcome.STORED, services.LocationOutcome.OLDER):
+    if result.outcome in (LocationOutcome.STORED, LocationOutcome.OLDER):
         return HttpResponse(status=204)
     return None
 
