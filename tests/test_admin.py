@@ -1,19 +1,27 @@
 """The Django admin, the about page and the health check, against real PostGIS and Redis."""
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import factory
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from alerts.models import Alert, OutboxMessage
 from amk.models import Incident, Municipality, Place, Postcode, Region
 from defibrillators.models import Defibrillator
 from tests.factories import (
     AARHUS_C,
+    AlertDeliveryFactory,
+    AlertFactory,
     DefibrillatorFactory,
     DeviceFactory,
     IncidentFactory,
@@ -21,7 +29,7 @@ from tests.factories import (
     VolunteerFactory,
     point,
 )
-from volunteers.models import Device, LocalArea, Volunteer
+from volunteers.models import Device, LocalArea, PhoneCode, Volunteer
 
 pytestmark = pytest.mark.django_db
 
@@ -235,6 +243,65 @@ def test_autocomplete_does_not_need_polygons(superuser_client, data):
     )
     assert response.status_code == 200
     assert response.json()["results"][0]["text"] == "Aarhus"
+
+
+def _volunteer_with_traces(n: int) -> tuple[Volunteer, Alert]:
+    """A volunteer whose number, name and push token are also in the alerts' tables and a code."""
+    phone = f"+452099{n:04d}"
+    volunteer = VolunteerFactory(phone=phone, user__first_name=f"Erasable{n}")
+    token = DeviceFactory(volunteer=volunteer).push_token
+    alert = AlertFactory(volunteer=volunteer, volunteer_location=point(*AARHUS_C))
+    AlertDeliveryFactory(alert=alert, state="failed", last_error=f"Invalid 'To' number {phone}")
+    for recipient in (phone, token):
+        OutboxMessage.objects.create(
+            channel="sms", recipient=recipient, body="Hjertestop", provider_message_id=recipient
+        )
+    PhoneCode.objects.create(
+        phone=phone, code_hash="x", expires_at=timezone.now() + dt.timedelta(minutes=5)
+    )
+    return volunteer, alert
+
+
+def _assert_erased(volunteer: Volunteer, alert: Alert) -> None:
+    """What volunteers.services.accounts.volunteer_delete leaves: the alert, without a trace."""
+    assert not Volunteer.objects.filter(pk=volunteer.pk).exists()
+    assert not get_user_model().objects.filter(pk=volunteer.user_id).exists()
+    assert not Device.objects.filter(volunteer_id=volunteer.pk).exists()
+    assert not PhoneCode.objects.filter(phone=str(volunteer.phone)).exists()
+    assert not OutboxMessage.objects.filter(recipient__contains=str(volunteer.phone)).exists()
+    assert not OutboxMessage.objects.filter(recipient__startswith="fcm-token-").exists()
+    assert not LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Volunteer), object_id=str(volunteer.pk)
+    ).exists()
+    alert.refresh_from_db()
+    assert alert.volunteer_id is None and alert.volunteer_location is None
+    assert list(alert.deliveries.values_list("last_error", flat=True)) == [""]
+
+
+def test_deleting_a_volunteer_in_the_admin_erases_the_account(superuser_client, data):
+    volunteer, alert = _volunteer_with_traces(1)
+    url = admin_url(Volunteer, "delete", volunteer.pk)
+    assert superuser_client.get(url).status_code == 200  # the confirmation page
+
+    response = superuser_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    _assert_erased(volunteer, alert)
+    assert Volunteer.objects.filter(pk=data["volunteer"].pk).exists()
+
+
+def test_the_delete_action_in_the_admin_erases_each_account(superuser_client, data):
+    erased = [_volunteer_with_traces(n) for n in (1, 2)]
+    selected = {"action": "delete_selected", "_selected_action": [v.pk for v, _a in erased]}
+    changelist = admin_url(Volunteer, "changelist")
+    assert superuser_client.post(changelist, selected).status_code == 200  # the confirmation
+
+    response = superuser_client.post(changelist, {**selected, "post": "yes"})
+
+    assert response.status_code == 302
+    for volunteer, alert in erased:
+        _assert_erased(volunteer, alert)
+    assert Volunteer.objects.filter(pk=data["volunteer"].pk).exists()
 
 
 def test_non_staff_user_is_redirected_to_login(client, data):

@@ -1,4 +1,6 @@
-"""Admin for volunteers, their devices and the 1-1-2 førstehjælper local areas.
+"""Admin for volunteers, their devices, the 1-1-2 førstehjælper local areas, debriefs (the
+follow-up calls) and consents. Deleting a volunteer here erases the account as the app's own
+deletion does (volunteers.services.accounts.volunteer_delete).
 
 There may be a million volunteers: the changelists order by primary key (an index), never count
 the whole table exactly, load no polygons, and search phone numbers by exact E.164 value.
@@ -10,7 +12,7 @@ import phonenumbers
 from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -18,8 +20,10 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
-from amk.admin import AreaAdmin, GeoAdmin
-from volunteers.models import Device, LocalArea, Volunteer
+from alerts.services.debriefs import debriefs_mark_handled
+from config.geoadmin import AreaAdmin, GeoAdmin
+from volunteers.models import Consent, Debrief, Device, LocalArea, Volunteer
+from volunteers.services.accounts import volunteer_delete
 
 # How old a reported position may be and still count as where the volunteer is now.
 LOCATION_LIVE = dt.timedelta(minutes=15)
@@ -290,6 +294,16 @@ class VolunteerAdmin(PhoneSearchMixin, GeoAdmin):
     def location_freshness(self, obj):
         return freshness_badge(obj.location_updated_at, obj.location_accuracy_m)
 
+    def delete_model(self, request, obj):
+        """Erase the account, as the app's own deletion does (not only the volunteer row)."""
+        volunteer_delete(volunteer=obj)
+
+    def delete_queryset(self, request, queryset):
+        """The bulk action: each selected account erased, all of them or none."""
+        with transaction.atomic():
+            for volunteer in queryset.select_related("user"):
+                volunteer_delete(volunteer=volunteer)
+
 
 @admin.register(Device)
 class DeviceAdmin(PhoneSearchMixin, admin.ModelAdmin):
@@ -312,11 +326,6 @@ class DeviceAdmin(PhoneSearchMixin, admin.ModelAdmin):
     @admin.display(description=_("push token"))
     def token(self, obj):
         return mask_token(obj.push_token)
-
-
-# --- The mobile API: debriefs (follow-up calls), consents ----------------------------------------
-
-from volunteers.models import Consent, Debrief  # noqa: E402
 
 
 class WantsCallFilter(admin.SimpleListFilter):
@@ -362,8 +371,6 @@ class DebriefAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Mark as handled (called)"))
     def mark_handled(self, request, queryset):
-        from volunteers.services import debriefs_mark_handled
-
         count = debriefs_mark_handled(
             debrief_ids=queryset.values_list("pk", flat=True), user=request.user
         )

@@ -1,3 +1,6 @@
+"""The volunteers' registry: the corps' local areas, volunteers, their devices, one-time login
+codes, consents given and debriefs after alerts."""
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
@@ -56,8 +59,7 @@ class LocalArea(models.Model):
 
 
 class VolunteerQuerySet(models.QuerySet):
-    def available(self) -> "VolunteerQuerySet":
-        return self.filter(is_available=True)
+    """Chainable filters on volunteers (none yet: candidate selection is in alerts.selectors)."""
 
 
 class Volunteer(models.Model):
