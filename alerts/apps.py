@@ -7,4 +7,7 @@ class AlertsConfig(AppConfig):
     verbose_name = _("Alerts")
 
     def ready(self) -> None:
-        from alerts import checks  # noqa: F401  (system checks, Celery worker fail-fast)
+        from alerts import (
+            checks,  # noqa: F401  (system checks, Celery worker fail-fast)
+            receivers,  # noqa: F401  (signals of the incident core and registries)
+        )

@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 from alerts import services as alert_services
 from alerts.channels.twilio import error_from_twilio
 from alerts.models import Alert, AlertDelivery
-from amk import services as amk_services
+from amk.services import incidents as amk_services
 from config.celery import app
 from tests.factories import AARHUS_C, DeviceFactory, DispatcherFactory, VolunteerFactory, point
 from volunteers import services

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from amk.access import DISPATCHERS_GROUP
 from amk.management.commands._base import ReportingCommand
-from amk.services import DISPATCHERS_GROUP, demo_accounts_ensure
+from amk.services.accounts import demo_accounts_ensure
 
 DEFAULT_DEMO_PASSWORD = "hjertealarm-demo"
 
