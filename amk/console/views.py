@@ -21,7 +21,7 @@ from alerts import services as alert_services
 from alerts.selectors import dispatch_policy_current
 from amk import selectors
 from amk.access import dispatcher_required
-from amk.forms import IncidentForm
+from amk.console.forms import IncidentForm
 from amk.models import Incident
 from amk.services import incidents
 from config.exceptions import ApplicationError
