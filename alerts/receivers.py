@@ -1,7 +1,11 @@
 """What alerts does when the layers below it announce something (connected in apps.py)."""
 
+import threading
+
+from celery.signals import worker_process_init
 from django.dispatch import receiver
 
+from alerts.channels import warm_up_backends
 from alerts.enqueue import incident_dispatch_enqueue
 from alerts.services import alerts_stand_down
 from amk.models import Incident
@@ -17,3 +21,11 @@ def incident_created_dispatch(sender, *, incident_id: int, **kwargs) -> None:
 def incident_ended_stand_down(sender, *, incident: Incident, actor=None, **kwargs) -> None:
     """In the transaction that ended the incident: the stand-downs commit with it."""
     alerts_stand_down(incident=incident, actor=actor)
+
+
+@worker_process_init.connect(dispatch_uid="alerts.warm_up_channels")
+def worker_channels_warm_up(**kwargs) -> None:
+    """Build the Twilio and FCM clients and fetch FCM's token as each worker process starts,
+    so that no alert pays for it. In a thread: a provider that hangs must not hold the
+    process past Celery's start-up timeout."""
+    threading.Thread(target=warm_up_backends, name="warm-up-channels", daemon=True).start()

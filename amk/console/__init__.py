@@ -1,1 +1,1 @@
-"""The dispatcher console: the pages, forms and live board of AMK's dispatchers (the face on top)."""
+"""The dispatcher console: the pages, forms and live board (the face on top of amk)."""
