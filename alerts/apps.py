@@ -7,10 +7,7 @@ class AlertsConfig(AppConfig):
     verbose_name = _("Alerts")
 
     def ready(self) -> None:
-        from alerts import checks  # noqa: F401  (system checks, Celery worker fail-fast)
-        from alerts.receivers import volunteer_erasing_scrub
-        from volunteers.signals import volunteer_erasing
-
-        volunteer_erasing.connect(
-            volunteer_erasing_scrub, dispatch_uid="alerts.receivers.volunteer_erasing_scrub"
+        from alerts import (
+            checks,  # noqa: F401  (system checks, Celery worker fail-fast)
+            receivers,  # noqa: F401  (signals of the incident core and registries)
         )

@@ -1,10 +1,41 @@
-"""Receivers of the signals sent by the layers below alerts, connected in AlertsConfig.ready()."""
+"""What alerts does when the layers below it announce something (connected in apps.py)."""
 
+import threading
+
+from celery.signals import worker_process_init
+from django.dispatch import receiver
+
+from alerts.channels import warm_up_backends
+from alerts.enqueue import incident_dispatch_enqueue
+from alerts.services import alerts_stand_down
 from alerts.services.erasure import volunteer_alert_data_erase
+from amk.models import Incident
+from amk.signals import incident_created, incident_ended
+from volunteers.signals import volunteer_erasing
 
 
+@receiver(incident_created, dispatch_uid="alerts.incident_created")
+def incident_created_dispatch(sender, *, incident_id: int, **kwargs) -> None:
+    incident_dispatch_enqueue(incident_id=incident_id)
+
+
+@receiver(incident_ended, dispatch_uid="alerts.incident_ended")
+def incident_ended_stand_down(sender, *, incident: Incident, actor=None, **kwargs) -> None:
+    """In the transaction that ended the incident: the stand-downs commit with it."""
+    alerts_stand_down(incident=incident, actor=actor)
+
+
+@receiver(volunteer_erasing, dispatch_uid="alerts.volunteer_erasing")
 def volunteer_erasing_scrub(
     sender, *, volunteer, phone: str, push_tokens: list[str], **kwargs
 ) -> None:
-    """volunteers.signals.volunteer_erasing: erase the volunteer's traces in the alerts."""
+    """In the erasure's transaction: the volunteer's traces in the alerts go with the account."""
     volunteer_alert_data_erase(volunteer=volunteer, phone=phone, push_tokens=push_tokens)
+
+
+@worker_process_init.connect(dispatch_uid="alerts.warm_up_channels")
+def worker_channels_warm_up(**kwargs) -> None:
+    """Build the Twilio and FCM clients and fetch FCM's token as each worker process starts,
+    so that no alert pays for it. In a thread: a provider that hangs must not hold the
+    process past Celery's start-up timeout."""
+    threading.Thread(target=warm_up_backends, name="warm-up-channels", daemon=True).start()

@@ -75,7 +75,7 @@ def measure(*, providers, incidents: int = 200, nth: int = 20) -> dict:
     from django.db import transaction
 
     from alerts.models import AlertDelivery
-    from amk.services import incident_create
+    from amk.services.incidents import incident_create
     from bench.common import incident_points
     from config.exceptions import ApplicationError
 

@@ -190,8 +190,9 @@ def write(r: dict) -> None:
         "",
         "## 2. Dispatch latency",
         "",
-        f"From the commit of `amk.services.incident_create` to the {d['nth']}th message arriving "
-        "at the fake Twilio and FCM servers (real `twilio` and `firebase-admin` clients), through "
+        "From the commit of `amk.services.incidents.incident_create` to the "
+        f"{d['nth']}th message arriving at the fake Twilio and FCM servers (real `twilio` and "
+        "`firebase-admin` clients), through "
         f"Redis and a Celery worker (`{d['worker']}`), {d['incidents']} incidents one after "
         f"another at 1M volunteers, half of the app volunteers with a push device; "
         f"{d['mean_deliveries']} deliveries per incident on average.",

@@ -1,10 +1,8 @@
 """The one Celery app of the platform."""
 
 import os
-import threading
 
 from celery import Celery
-from celery.signals import worker_process_init
 from kombu import Connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -31,13 +29,3 @@ def _ensure_connection_fast(self, *args, interval_start=1, interval_step=0, inte
 
 
 Connection._ensure_connection = _ensure_connection_fast
-
-
-@worker_process_init.connect
-def _warm_up_channels(**kwargs) -> None:
-    """Build the Twilio and FCM clients and fetch FCM's token as each worker process starts,
-    so that no alert pays for it. In a thread: a provider that hangs must not hold the
-    process past Celery's start-up timeout."""
-    from alerts.channels import warm_up_backends
-
-    threading.Thread(target=warm_up_backends, name="warm-up-channels", daemon=True).start()

@@ -28,6 +28,6 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
-    path("console/", include("amk.urls")),
+    path("console/", include("amk.console.urls")),
     path("demo/", include("alerts.urls")),
 ]

@@ -39,7 +39,7 @@ class DispatcherFactory(UserFactory):
         if create:
             from django.contrib.auth.models import Group
 
-            from amk.services import DISPATCHERS_GROUP
+            from amk.access import DISPATCHERS_GROUP
 
             self.groups.add(Group.objects.get_or_create(name=DISPATCHERS_GROUP)[0])
 

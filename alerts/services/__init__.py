@@ -38,6 +38,7 @@ from alerts.channels.base import (
 from alerts.messages import kilometres, message_texts
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
 from amk.models import Incident, IncidentEvent
+from amk.services.incidents import incident_event_add, incident_transition, incident_wave_record
 from config.exceptions import ApplicationError
 from volunteers.models import Device, Volunteer
 
@@ -78,7 +79,7 @@ def _queue_batches(delivery_ids: list[int]) -> None:
 
 
 def _event(incident_id: int, kind: str, message: str, *, alert_id=None, actor=None) -> None:
-    IncidentEvent.objects.create(
+    incident_event_add(
         incident_id=incident_id, alert_id=alert_id, actor=actor, kind=kind, message=message
     )
 
@@ -102,7 +103,7 @@ def _alert_event(alert: Alert, to_state: str, *, actor=None) -> IncidentEvent:
         incident_id=alert.incident_id,
         alert_id=alert.pk,
         actor=actor,
-        kind=f"alert_{to_state}",
+        kind=IncidentEvent.Kind.for_alert_state(to_state),
         message=_("%(volunteer)s: %(state)s")
         % {"volunteer": _volunteer_label(alert), "state": Alert.State(to_state).label},
     )
@@ -200,14 +201,11 @@ def _send_wave(
         ]
     )
     delivery_ids = _deliveries_create(_alert_channels(alerts), AlertDelivery.Kind.ALERT)
-    now = timezone.now()
-    Incident.objects.filter(pk=incident.pk).update(
-        dispatch_wave=wave, dispatch_radius_m=radius_m, last_wave_at=now, updated_at=now
-    )
+    incident_wave_record(incident_id=incident.pk, wave=wave, radius_m=radius_m)
     corps = sum(1 for c in candidates if c.pool == Alert.Pool.CORPS)
     _event(
         incident.pk,
-        "wave",
+        IncidentEvent.Kind.WAVE,
         ngettext(
             "Wave %(wave)d: %(n)d volunteer alerted within %(km)s km (%(corps)d from the corps)",
             "Wave %(wave)d: %(n)d volunteers alerted within %(km)s km (%(corps)d from the corps)",
@@ -243,10 +241,10 @@ def incident_dispatch(*, incident_id: int) -> list[int]:
     if incident is None or incident.state != Incident.State.PENDING_DISPATCH:
         return []
     if incident.exclusion_reasons:
-        Incident.objects.filter(pk=incident_id).update(state=Incident.State.ACTIVE)
+        incident_transition(incident_id=incident_id, to_state=Incident.State.ACTIVE)
         return []
     policy = selectors.dispatch_policy_current()
-    Incident.objects.filter(pk=incident_id).update(state=Incident.State.DISPATCHING)
+    incident_transition(incident_id=incident_id, to_state=Incident.State.DISPATCHING)
     return _send_wave(incident, policy, wave=1, radius_m=policy.radius_m)
 
 
@@ -281,8 +279,10 @@ def incident_escalate(*, incident_id: int, after_wave: int | None = None, actor=
         policy.max_radius_m,
     )
     if requested:
-        _event(incident_id, "wave_requested", _("Next wave requested"), actor=actor)
-        Incident.objects.filter(pk=incident_id).update(state=Incident.State.DISPATCHING)
+        _event(
+            incident_id, IncidentEvent.Kind.WAVE_REQUESTED, _("Next wave requested"), actor=actor
+        )
+        incident_transition(incident_id=incident_id, to_state=Incident.State.DISPATCHING)
     _enqueue_sends(_send_wave(incident, policy, wave=incident.dispatch_wave + 1, radius_m=radius_m))
     return True
 
@@ -752,7 +752,7 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
     if aed:
         _event(
             incident.pk,
-            "aed_claimed",
+            IncidentEvent.Kind.AED_CLAIMED,
             _("%(volunteer)s fetches AED %(aed)s")
             % {"volunteer": _volunteer_label(alert), "aed": aed.name},
             alert_id=alert.pk,
@@ -777,8 +777,10 @@ def _release_waiting(incident: Incident) -> None:
     waiting = list(Alert.objects.filter(incident=incident, state__in=Alert.WAITING_STATES))
     for alert in waiting:
         _alert_move(alert, Alert.State.RELEASED, from_states=Alert.WAITING_STATES)
-    Incident.objects.filter(pk=incident.pk, state=Incident.State.DISPATCHING).update(
-        state=Incident.State.ACTIVE, updated_at=timezone.now()
+    incident_transition(
+        incident_id=incident.pk,
+        to_state=Incident.State.ACTIVE,
+        from_states=[Incident.State.DISPATCHING],
     )
     _enqueue_sends(_deliveries_create(_channels_used(waiting), AlertDelivery.Kind.RELEASE))
 

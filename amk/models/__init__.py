@@ -112,7 +112,36 @@ class IncidentEvent(models.Model):
         related_name="+",
         verbose_name=_("actor"),
     )
-    kind = models.CharField(_("event"), max_length=40)
+
+    class Kind(models.TextChoices):
+        """Every kind of timeline entry; the timeline renders its label and style from it."""
+
+        CREATED = "created", _("Created")
+        NOT_ACTIVATED = "not_activated", _("Volunteers not activated")
+        WAVE = "wave", _("Wave sent")
+        WAVE_REQUESTED = "wave_requested", _("Next wave requested")
+        AED_CLAIMED = "aed_claimed", _("AED to be fetched")
+        NOTE = "note", _("Note")
+        CANCELLED = "cancelled", _("Cancelled")
+        CLOSED = "closed", _("Closed")
+        # An alert's move, named after the alert state it moved to.
+        ALERT_SENT = "alert_sent", _("Alert sent")
+        ALERT_DELIVERED = "alert_delivered", _("Alert delivered")
+        ALERT_ACCEPTED = "alert_accepted", _("Accepted")
+        ALERT_DECLINED = "alert_declined", _("Declined")
+        ALERT_EN_ROUTE = "alert_en_route", _("En route")
+        ALERT_AED_COLLECTED = "alert_aed_collected", _("AED collected")
+        ALERT_ON_SCENE = "alert_on_scene", _("On scene")
+        ALERT_RELEASED = "alert_released", _("Released")
+        ALERT_CANCELLED = "alert_cancelled", _("Stood down")
+        ALERT_EXPIRED = "alert_expired", _("Expired")
+        ALERT_FAILED = "alert_failed", _("Not reached")
+
+        @classmethod
+        def for_alert_state(cls, alert_state: str) -> "IncidentEvent.Kind":
+            return cls(f"alert_{alert_state}")
+
+    kind = models.CharField(_("event"), max_length=40, choices=Kind.choices)
     message = models.CharField(_("message"), max_length=500)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
 

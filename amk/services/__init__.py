@@ -5,18 +5,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.contrib.gis.geos import Point
 from django.db import connection, models, transaction
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from amk.models import Incident, IncidentEvent, Municipality, Place, Postcode, Region
-from config.exceptions import ApplicationError
+from amk.models import Municipality, Place, Postcode, Region
 from config.imports import ImportSummary, Progress, read_geojson_features
 
-DISPATCHERS_GROUP = "Dispatchers"
 PLACE_COAST_TOLERANCE_M = 1000
 
 
@@ -182,135 +175,3 @@ def geography_load(*, data_dir: Path, progress: Progress = _silent) -> dict[str,
     progress("Loading places from DK.geojson …")
     summaries["places"] = places_load(path=data_dir / "DK.geojson")
     return summaries
-
-
-@transaction.atomic
-def demo_accounts_ensure(*, dispatcher_password: str, admin_password: str) -> None:
-    """The demo's dispatcher and administrator; passwords are (re)set so the printed ones work."""
-    user_model = get_user_model()
-    dispatchers, _ = Group.objects.get_or_create(name=DISPATCHERS_GROUP)
-    dispatcher, _ = user_model.objects.get_or_create(
-        username="dispatcher", defaults={"first_name": "Demo", "last_name": "Disponent"}
-    )
-    dispatcher.set_password(dispatcher_password)
-    dispatcher.save(update_fields=["password"])
-    dispatcher.groups.add(dispatchers)
-    admin, _ = user_model.objects.get_or_create(
-        username="admin", defaults={"email": "admin@example.dk"}
-    )
-    admin.is_staff = admin.is_superuser = True
-    admin.set_password(admin_password)
-    admin.save(update_fields=["password", "is_staff", "is_superuser"])
-
-
-# --- Incident lifecycle ---------------------------------------------------------------------
-
-
-def _incident_event(incident: Incident, kind: str, message: str, actor=None) -> None:
-    IncidentEvent.objects.create(incident=incident, kind=kind, message=message, actor=actor)
-
-
-@transaction.atomic
-def incident_create(
-    *,
-    created_by,
-    location: Point,
-    address: str = "",
-    note: str = "",
-    exclusion_reasons: Iterable[str] = (),
-) -> Incident:
-    """Save a suspected cardiac arrest; the dispatch task is queued once it is committed.
-
-    The row is the outbox: if the enqueue is lost, the periodic sweep dispatches it anyway.
-    """
-    from amk.selectors.territory import municipality_containing
-
-    reasons = sorted(set(exclusion_reasons))
-    unknown = set(reasons) - set(Incident.Exclusion.values)
-    if unknown:
-        raise ApplicationError(
-            _("Unknown exclusion reason: %(reasons)s") % {"reasons": ", ".join(sorted(unknown))},
-            field="exclusion_reasons",
-        )
-    municipality = municipality_containing(point=location)
-    if municipality is None:
-        raise ApplicationError(
-            _("The location is outside Region Midtjylland."),
-            field="location",
-            code="outside_region",
-        )
-    incident = Incident.objects.create(
-        location=location,
-        address=address.strip(),
-        note=note.strip(),
-        municipality=municipality,
-        exclusion_reasons=reasons,
-        created_by=created_by,
-    )
-    _incident_event(
-        incident, "created", _("Incident created in %(m)s") % {"m": municipality}, created_by
-    )
-    if reasons:
-        labels = ", ".join(str(Incident.Exclusion(r).label) for r in reasons)
-        _incident_event(
-            incident,
-            "not_activated",
-            _("Volunteers not activated: %(reasons)s") % {"reasons": labels},
-            created_by,
-        )
-    from alerts.tasks import incident_dispatch_task
-
-    # robust: with the broker down the incident is still saved and answered; the sweep sends it.
-    transaction.on_commit(lambda: incident_dispatch_task.delay(incident.pk), robust=True)
-    return incident
-
-
-def _incident_end(*, incident_id: int, actor, state: str, message: str) -> Incident:
-    from alerts.services import alerts_stand_down
-
-    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
-    if not incident.is_open:
-        raise ApplicationError(
-            _("The incident has already ended (%(state)s).")
-            % {"state": incident.get_state_display()},
-            code="ended",
-        )
-    incident.state = state
-    incident.closed_at = timezone.now()
-    incident.save(update_fields=["state", "closed_at", "updated_at"])
-    _incident_event(incident, state, message, actor)
-    alerts_stand_down(incident=incident, actor=actor)
-    return incident
-
-
-@transaction.atomic
-def incident_cancel(*, incident_id: int, actor) -> Incident:
-    """Not a cardiac arrest after all: stand everyone down."""
-    return _incident_end(
-        incident_id=incident_id,
-        actor=actor,
-        state=Incident.State.CANCELLED,
-        message=_("Incident cancelled; stand-down sent to all alerted volunteers"),
-    )
-
-
-@transaction.atomic
-def incident_close(*, incident_id: int, actor) -> Incident:
-    """The ambulance is on scene: release the volunteers with thanks."""
-    return _incident_end(
-        incident_id=incident_id,
-        actor=actor,
-        state=Incident.State.CLOSED,
-        message=_("Incident closed: ambulance on scene; volunteers released"),
-    )
-
-
-@transaction.atomic
-def incident_note_add(*, incident_id: int, actor, text: str) -> None:
-    text = text.strip()
-    if not text:
-        raise ApplicationError(_("The note is empty."), field="text")
-    if len(text) > 500:
-        raise ApplicationError(_("The note is longer than 500 characters."), field="text")
-    incident = Incident.objects.get(pk=incident_id)
-    _incident_event(incident, "note", text, actor)

@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from alerts import services
 from alerts.models import Alert, AlertDelivery, OutboxMessage
+from amk.access import DISPATCHERS_GROUP
 from amk.models import Incident
-from amk.services import DISPATCHERS_GROUP
 from tests.factories import (
     DefibrillatorFactory,
     DeviceFactory,

@@ -27,7 +27,7 @@ from alerts.channels.base import (
 from alerts.messages import message_texts
 from alerts.models import Alert, AlertDelivery, OutboxMessage
 from amk.models import Incident, IncidentEvent
-from amk.services import incident_cancel, incident_close
+from amk.services.incidents import incident_cancel, incident_close
 from config.exceptions import ApplicationError
 from tests.factories import (
     AARHUS_C,

@@ -1,4 +1,4 @@
-"""The dispatcher console (amk.views) against real PostGIS: access, forms, board, actions."""
+"""The dispatcher console (amk.console) against real PostGIS: access, forms, board, actions."""
 
 import datetime as dt
 
@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from alerts import services as alert_services
 from alerts.models import Alert, AlertDelivery
-from amk.forms import parse_coordinates
+from amk.access import DISPATCHERS_GROUP
+from amk.console.forms import parse_coordinates
 from amk.models import Incident, IncidentEvent
 from amk.selectors import console_incidents, incident_board
-from amk.services import DISPATCHERS_GROUP, incident_cancel
+from amk.services.incidents import incident_cancel
 from tests.factories import (
     AARHUS_C,
     AlertDeliveryFactory,

@@ -13,8 +13,8 @@ from django.contrib.auth.models import Group
 
 from alerts import services
 from alerts.models import Alert
+from amk.access import DISPATCHERS_GROUP
 from amk.models import Incident
-from amk.services import DISPATCHERS_GROUP
 from tests.factories import DefibrillatorFactory, DeviceFactory, UserFactory, VolunteerFactory
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are synchronous.

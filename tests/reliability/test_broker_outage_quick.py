@@ -31,7 +31,7 @@ def test_incident_is_saved_and_answered_when_the_broker_is_down(
 
 
 def test_dispatch_commits_its_alerts_when_the_broker_is_down(reference_geography, monkeypatch):
-    from amk import services as amk_services
+    from amk.services import incidents as amk_services
 
     VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.001))
     monkeypatch.setattr(incident_dispatch_task, "delay", _broker_down)

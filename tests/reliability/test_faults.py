@@ -16,8 +16,8 @@ import pytest
 from django.urls import reverse
 
 from alerts.models import AlertDelivery, DispatchPolicy
-from amk import services as amk_services
 from amk.models import Incident
+from amk.services import incidents as amk_services
 from tests.factories import AARHUS_C, DeviceFactory, DispatcherFactory, VolunteerFactory, point
 from tests.reliability.harness import (
     CeleryProcess,

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from alerts import services as alert_services
 from alerts.models import Alert, AlertDelivery
-from amk import services as amk_services
 from amk.models import Incident
+from amk.services import incidents as amk_services
 from config.wsgi import application
 from tests.factories import (
     AARHUS_C,

@@ -18,7 +18,7 @@ from alerts.channels.twilio import error_from_twilio
 from alerts.models import Alert, AlertDelivery
 from alerts.services.codes import login_code_send
 from alerts.services.debriefs import debrief_submit
-from amk import services as amk_services
+from amk.services import incidents as amk_services
 from config.celery import app
 from tests.factories import AARHUS_C, DeviceFactory, DispatcherFactory, VolunteerFactory, point
 from volunteers.models import Consent, PhoneCode, Volunteer

@@ -7,8 +7,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from alerts.models import Alert, DispatchPolicy
-from amk import services as amk_services
 from amk.selectors import incident_board
+from amk.services import incidents as amk_services
 from tests.factories import AARHUS_C, UserFactory, point
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from amk.services import DISPATCHERS_GROUP, demo_accounts_ensure
+from amk.access import DISPATCHERS_GROUP
+from amk.services.accounts import demo_accounts_ensure
 from config.imports import ReportingCommand
 
 DEFAULT_DEMO_PASSWORD = "hjertealarm-demo"

@@ -9,8 +9,6 @@ import functools
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -21,34 +19,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from alerts import services as alert_services
 from alerts.selectors import dispatch_policy_current
-from amk import selectors, services
-from amk.forms import IncidentForm
+from amk import selectors
+from amk.access import dispatcher_required
+from amk.console.forms import IncidentForm
 from amk.models import Incident
 from amk.selectors import territory
+from amk.services import incidents
 from config.exceptions import ApplicationError
 
 LIST_REFRESH_MS = 4000
 BOARD_REFRESH_MS = 2000
-
-
-def user_is_dispatcher(user) -> bool:
-    if not (user.is_authenticated and user.is_active):
-        return False
-    return user.is_superuser or user.groups.filter(name=services.DISPATCHERS_GROUP).exists()
-
-
-def dispatcher_required(view):
-    """Anonymous users go to the login page; signed-in users who are not dispatchers get 403."""
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not user_is_dispatcher(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def map_config() -> dict:
@@ -112,7 +92,7 @@ def incident_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            incident = services.incident_create(
+            incident = incidents.incident_create(
                 created_by=request.user,
                 location=data["location"],
                 address=data["address"],
@@ -206,13 +186,13 @@ def _require_open(incident_id: int) -> None:
 
 @_incident_action
 def incident_cancel(request, incident_id: int):
-    services.incident_cancel(incident_id=incident_id, actor=request.user)
+    incidents.incident_cancel(incident_id=incident_id, actor=request.user)
     messages.success(request, _("Incident cancelled. Stand-down sent to all alerted volunteers."))
 
 
 @_incident_action
 def incident_close(request, incident_id: int):
-    services.incident_close(incident_id=incident_id, actor=request.user)
+    incidents.incident_close(incident_id=incident_id, actor=request.user)
     messages.success(request, _("Incident closed. Volunteers released with thanks."))
 
 
@@ -231,7 +211,7 @@ def incident_escalate(request, incident_id: int):
 @_incident_action
 def incident_note(request, incident_id: int):
     _require_open(incident_id)
-    services.incident_note_add(
+    incidents.incident_note_add(
         incident_id=incident_id, actor=request.user, text=request.POST.get("text", "")
     )
     messages.success(request, _("Note added."))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from amk import views
+from amk.console import views
 
 app_name = "amk"
 

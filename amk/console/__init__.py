@@ -1,0 +1,1 @@
+"""The dispatcher console: the pages, forms and live board (the face on top of amk)."""
