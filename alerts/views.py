@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from alerts import services
 from alerts.models import Alert, AlertDelivery, OutboxMessage
 from amk.access import dispatcher_required
-from amk.models import Incident
+from amk.models.incident import Incident
 from config.exceptions import ApplicationError
 from volunteers.models import Device, Volunteer
 

@@ -6,7 +6,8 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletAdminWidget
 
-from amk.models import Incident, Municipality, Place, Postcode, Region
+from amk.models.incident import Incident
+from amk.models.territory import Municipality, Place, Postcode, Region
 from config.geoadmin import AreaAdmin, GeoAdmin
 
 admin.site.site_header = _("Hjertealarm – administration")

@@ -37,7 +37,7 @@ from alerts.channels.base import (
 )
 from alerts.messages import kilometres, message_texts
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
-from amk.models import Incident, IncidentEvent
+from amk.models.incident import Incident, IncidentEvent
 from amk.services.incidents import incident_event_add, incident_transition, incident_wave_record
 from config.exceptions import ApplicationError
 from volunteers.models import Device, Volunteer

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.gis.geos import Point
 from django.utils.translation import gettext_lazy as _
 
-from amk.models import Incident
+from amk.models.incident import Incident
 from config.geography import within_denmark
 
 # Decimal degrees, with a point or a comma as the decimal separator: "56.1567", "56,1567", "-3".

@@ -22,7 +22,7 @@ from alerts.selectors import dispatch_policy_current
 from amk import selectors
 from amk.access import dispatcher_required
 from amk.console.forms import IncidentForm
-from amk.models import Incident
+from amk.models.incident import Incident
 from amk.selectors import territory
 from amk.services import incidents
 from config.exceptions import ApplicationError

@@ -22,7 +22,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
 
-from amk.models import Incident, IncidentEvent
+from amk.models.incident import Incident, IncidentEvent
 
 # --- The dispatcher console ------------------------------------------------------------------
 

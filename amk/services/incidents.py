@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from amk.models import Incident, IncidentEvent
+from amk.models.incident import Incident, IncidentEvent
 from amk.selectors.territory import municipality_containing
 from amk.signals import incident_created, incident_ended
 from config.exceptions import ApplicationError

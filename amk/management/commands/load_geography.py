@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from amk.services import geography_load
+from amk.services.territory import geography_load
 from config.imports import ReportingCommand
 
 
