@@ -54,10 +54,12 @@ _CANDIDATES_PARAMS = {
 
 # Both pools in one round trip. The corps: every available member of the local area(s) that
 # contain the incident (first wave only). The app pool: nearest first by the partial GiST index
-# volunteer_dispatchable_fresh_loc_idx (alerts migration 0005: KNN `<->` over the location, the
-# freshness checked inside the index, then LIMIT and the radius); a corps member found there is
-# left out, as they are alerted once, as a corps member. The LIMIT is a literal (one statement
+# volunteer_dispatchable_fresh_loc_idx (declared in Volunteer.Meta: KNN `<->` over the location,
+# the freshness checked inside the index, then LIMIT and the radius); a corps member found there
+# is left out, as they are alerted once, as a corps member. The LIMIT is a literal (one statement
 # per wave size), so that the generic plan knows it reads a few rows (see _GENERIC_PLAN).
+# The app pool's rules are those of Volunteer.objects.dispatchable(): a differential test
+# (tests/alerts/test_selection_differential.py) checks that both choose the same people.
 _CANDIDATES_SQL = f"""
     WITH areas AS (
       SELECT la.id FROM volunteers_localarea la
@@ -79,7 +81,7 @@ _CANDIDATES_SQL = f"""
       -- The KNN walk stops after LIMIT eligible people; the radius then trims the few it found,
       -- on the distance measured once for them on the spheroid (the one shown to people).
       -- (With ST_DWithin inside, PostgreSQL misjudges how many rows the geography box keeps
-      -- and sorts every eligible person in the radius instead: 100 ms in a city at 1M people.)
+      -- and sorts every eligible person in the radius instead.)
       SELECT id, 1 AS pool, distance_m, location, knn
       FROM (
         SELECT v.id, v.location, v.location <-> %(point)s AS knn,
@@ -110,8 +112,8 @@ _POOLS = (Alert.Pool.CORPS, Alert.Pool.APP)
 
 # Left to choose, PostgreSQL compares the generic plan with the cost of the first five custom
 # plans of a connection; when those were later waves (no corps, cheaper), it plans every call
-# afresh for the life of the connection (about 1 ms, longer than the query runs). The generic
-# plan is the same KNN walk, as the LIMIT is a literal. SET LOCAL ends with the transaction:
+# afresh for the life of the connection, which takes longer than running it. The generic plan
+# is the same KNN walk, as the LIMIT is a literal. SET LOCAL ends with the transaction:
 # the implicit one of the query string, or the caller's, where only prepared statements see it.
 _GENERIC_PLAN = "SET LOCAL plan_cache_mode TO force_generic_plan; "
 

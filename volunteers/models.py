@@ -1,8 +1,14 @@
-"""The volunteers' registry: the corps' local areas, volunteers, their devices, one-time login
-codes, consents given and debriefs after alerts."""
+"""Volunteers and their 1-1-2 corps areas, devices, one-time codes, consents and debriefs.
+
+Also who the app may alert (`VolunteerQuerySet.dispatchable`) and the partial index that
+candidate selection walks for it (`Volunteer.Meta.indexes`).
+"""
+
+import datetime as dt
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GistIndex
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -12,8 +18,8 @@ MINIMUM_AGE_YEARS = 18
 class AdultBirthdateLimit(models.Func):
     """The latest birth date of someone who is an adult today, evaluated by PostgreSQL.
 
-    "Today" is the date in Denmark, as the sign-up form checks it: the connection's own
-    CURRENT_DATE is UTC's, which refused people on their 18th birthday until 01:00 or 02:00.
+    "Today" is the date in Denmark, as the sign-up form checks it, not the connection's own
+    CURRENT_DATE (UTC's). The constraint and candidate selection both use it.
     """
 
     template = (
@@ -24,6 +30,16 @@ class AdultBirthdateLimit(models.Func):
 
     def __init__(self):
         super().__init__()
+
+
+class LongNameGistIndex(GistIndex):
+    """A GistIndex whose name may be as long as PostgreSQL allows (63 characters).
+
+    Django keeps index names within 30 characters for Oracle; this project runs on PostgreSQL
+    only, and the index of candidate selection had its name in the database before Meta knew it.
+    """
+
+    max_name_length = 63
 
 
 class LocalArea(models.Model):
@@ -58,8 +74,59 @@ class LocalArea(models.Model):
         return self.name
 
 
+# Who the app can alert at all: a hjerteløber, available, with a verified phone and a position.
+# Also the condition of the partial index that candidate selection walks (Volunteer.Meta), so
+# that a query filtering on it can use that index.
+REACHABLE_BY_APP = models.Q(
+    ("is_heart_runner", True),
+    ("is_available", True),
+    ("phone_verified_at__isnull", False),
+    ("location__isnull", False),
+)
+
+
 class VolunteerQuerySet(models.QuerySet):
-    """Chainable filters on volunteers (none yet: candidate selection is in alerts.selectors)."""
+    def dispatchable(self, *, fresh_since: dt.datetime, local_time: dt.time) -> "VolunteerQuerySet":
+        """Who the app pool may alert now: the rules of candidate selection (alerts.selectors).
+
+        Selection runs them as a prepared statement on the hot path; here they are in the ORM,
+        to be read and reused, and a differential test keeps the two the same. The rules that
+        depend on the incident stay with the caller: who was already alerted for it, the corps
+        of its area, the radius and the nearest-first order. `fresh_since` and `local_time`
+        follow from the dispatch time; adulthood goes by the database's date in Denmark, as in
+        the constraint.
+        """
+        return (
+            self.filter(REACHABLE_BY_APP)
+            .adults()
+            .fresh(since=fresh_since)
+            .outside_quiet_hours(local_time)
+        )
+
+    def adults(self) -> "VolunteerQuerySet":
+        """Those who are 18 or older today in Denmark (the constraint's own expression)."""
+        return self.filter(date_of_birth__lte=AdultBirthdateLimit())
+
+    def fresh(self, *, since: dt.datetime) -> "VolunteerQuerySet":
+        """Those with a position measured at `since` or later."""
+        return self.filter(location_updated_at__gte=since)
+
+    def outside_quiet_hours(self, local_time: dt.time) -> "VolunteerQuerySet":
+        """Those not in their quiet hours at `local_time`; a window may wrap past midnight.
+
+        The start is inclusive and the end exclusive; without both ends there are none.
+        """
+        Q, end = models.Q, models.F("quiet_hours_end")
+        no_window = Q(quiet_hours_start__isnull=True) | Q(quiet_hours_end__isnull=True)
+        # 09:00-17:00: before the start, or from the end on.
+        outside_day_window = Q(quiet_hours_start__lte=end) & (
+            Q(quiet_hours_start__gt=local_time) | Q(quiet_hours_end__lte=local_time)
+        )
+        # 22:00-07:00: from the end on, and before the start.
+        outside_night_window = Q(quiet_hours_start__gt=end) & Q(
+            quiet_hours_end__lte=local_time, quiet_hours_start__gt=local_time
+        )
+        return self.filter(no_window | outside_day_window | outside_night_window)
 
 
 class Volunteer(models.Model):
@@ -120,9 +187,16 @@ class Volunteer(models.Model):
         verbose_name = _("volunteer")
         verbose_name_plural = _("volunteers")
         ordering = ["-created_at"]
-        # The app pool of candidate selection walks volunteer_dispatchable_fresh_loc_idx, a
-        # partial GiST index on (location, location_updated_at) created by alerts migration 0005
-        # next to the query it serves (alerts.selectors).
+        indexes = [
+            # The app pool of candidate selection (alerts.selectors) walks it nearest first
+            # (KNN `<->` on the location) over only the people the app can alert, and skips
+            # stale positions inside the index (the second column, by btree_gist).
+            LongNameGistIndex(
+                fields=["location", "location_updated_at"],
+                name="volunteer_dispatchable_fresh_loc_idx",
+                condition=REACHABLE_BY_APP,
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(date_of_birth__lte=AdultBirthdateLimit()),
