@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance, PointOnSurface
@@ -370,7 +371,7 @@ def _board_alert_rows(incident_id: int) -> list[dict]:
     def responders_only(expression) -> Case:
         return Case(When(state__in=Alert.RESPONDING_STATES, then=expression), default=None)
 
-    return list(
+    rows = (
         Alert.objects.filter(incident_id=incident_id)
         .order_by("distance_m", "pk")
         .values(
@@ -394,6 +395,8 @@ def _board_alert_rows(incident_id: int) -> list[dict]:
             alert_location=responders_only(F("volunteer_location")),
         )
     )
+    # Plain dicts (the board adds keys to them), not the closed TypedDict the stubs derive.
+    return cast("list[dict]", list(rows))
 
 
 def _board_alert(alert: dict, *, labels: dict, max_age: dt.timedelta, now: dt.datetime) -> dict:
@@ -467,7 +470,7 @@ def _board_counts(alerts: list[dict]) -> dict:
 
 
 def _board_warnings(incident: Incident, counts: dict, policy, now: dt.datetime) -> list[str]:
-    warnings = []
+    warnings: list[str] = []
     if not incident.is_open or incident.exclusion_reasons:
         return warnings
     age = now - incident.created_at

@@ -10,6 +10,7 @@ import string
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -43,7 +44,7 @@ def _land_area(point: Point, radius_m: int) -> MultiPolygon | None:
     with connection.cursor() as cursor:
         cursor.execute(_LAND_BUFFER_SQL, [point.x, point.y, radius_m])
         (area,) = cursor.fetchone()
-    return GEOSGeometry(area) if area else None
+    return cast(MultiPolygon, GEOSGeometry(area)) if area else None  # ST_Multi: a MultiPolygon
 
 
 def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
@@ -62,7 +63,8 @@ def _local_area_fields(
 ) -> tuple[str, dict]:
     """The model fields of one CSV row; ValueError names the bad field."""
     name = (row["omraade"] or "").strip()
-    if not name or len(name) > LocalArea._meta.get_field("name").max_length:
+    name_max = LocalArea._meta.get_field("name").max_length
+    if not name or (name_max and len(name) > name_max):
         raise ValueError("omraade: empty or too long")
     municipality = municipalities.get((row["kommunekode"] or "").strip().zfill(4))
     if municipality is None:
@@ -74,7 +76,8 @@ def _local_area_fields(
     if not within_denmark(lon=lon, lat=lat):
         raise ValueError(f"lon/lat: {lon}, {lat} is outside Denmark")
     note = (row.get("bemaerkning") or "").strip()
-    if len(note) > LocalArea._meta.get_field("note").max_length:
+    note_max = LocalArea._meta.get_field("note").max_length
+    if note_max and len(note) > note_max:
         raise ValueError("bemaerkning: too long")
     return name, {
         "municipality": municipality,
@@ -202,7 +205,7 @@ def _person_rows(
     joined = dt.datetime.combine(epoch, dt.time(12), dt.UTC) - dt.timedelta(rng.randint(0, 1500))
     verified = joined + dt.timedelta(minutes=rng.randint(1, 600)) if rng.random() < 0.8 else None
     born = epoch - dt.timedelta(days=rng.randint(18 * 366, 75 * 365))
-    course = epoch - dt.timedelta(days=rng.randint(0, 1100))
+    course: dt.date | None = epoch - dt.timedelta(days=rng.randint(0, 1100))
     course = course if rng.random() < 0.75 else None
     is_available = rng.random() < 0.85
     location = location_at = accuracy = None
@@ -387,7 +390,7 @@ def synthetic_locations_refresh() -> int:
             FROM shift
             WHERE synthetic AND location_updated_at IS NOT NULL AND shift.by > %s
             """,
-            [REFRESH_AFTER],
+            [REFRESH_AFTER],  # type: ignore[list-item]  # psycopg2 adapts timedelta; stubs omit it
         )
         return cursor.rowcount
 
