@@ -2,7 +2,7 @@
 
 import datetime as dt
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from django.contrib.gis.geos import Point
 from django.contrib.gis.geos.geometry import GEOSGeometryBase
@@ -167,7 +167,7 @@ def dispatch_candidates(
             volunteer_id,
             _POOLS[pool],
             round(distance) if distance is not None else 0,
-            GEOSGeometryBase(read_wkb(wkb), Point) if wkb is not None else None,
+            cast(Point, GEOSGeometryBase(read_wkb(wkb), Point)) if wkb is not None else None,
         )
         for volunteer_id, pool, distance, wkb in rows
     ]

@@ -42,7 +42,8 @@ def defibrillators_import(
         (aed.source, aed.source_id): aed
         for aed in Defibrillator.objects.filter(source_id__in={row.source_id for row in rows})
     }
-    summary, seen = ImportSummary(), {}
+    summary = ImportSummary()
+    seen: dict[tuple[str, str], str] = {}
     for row in rows:
         key = (row.source, row.source_id)
         if key in seen:

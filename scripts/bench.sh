@@ -6,6 +6,7 @@
 # there (see bench/run.py) and writes nothing to docs/.
 [ $# -gt 0 ] && BENCH_KEEP_DB=1
 export HJERTEALARM_DB_NAME="${BENCH_DB_NAME:-hjertealarm_bench}"
+LOCK_FILE=requirements/bench.txt  # the dev lock plus the bench extra (matplotlib), with hashes
 source "$(dirname "$0")/lib.sh"
 export APP_MODE=demo DEBUG=false
 export REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/9}"
@@ -16,7 +17,6 @@ if [ -z "${DATABASE_URL:-}" ] && [ -z "${BENCH_KEEP_DB:-}" ]; then
 fi
 setup_all
 apt_install wrk
-"$VENV/bin/python" -c 'import matplotlib' 2>/dev/null || "$VENV/bin/python" -m pip install -q -e ".[bench]"
 PY="$VENV/bin/python"
 log "Preparing the benchmark database $DB_NAME"
 "$PY" manage.py migrate --no-input -v 0

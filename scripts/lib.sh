@@ -47,13 +47,19 @@ ensure_python() {
   "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 }
 
+# The lock file the virtualenv is installed from: requirements/lock.txt (runtime + dev, with
+# hashes); scripts/bench.sh sets requirements/bench.txt (the same plus the bench extra).
+LOCK_FILE="${LOCK_FILE:-requirements/lock.txt}"
+
 ensure_venv() {
-  local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+  local stamp="$VENV/.installed-$(cat "$LOCK_FILE" pyproject.toml | sha1sum | cut -c1-12)"
   [ -x "$VENV/bin/python" ] || { log "Creating the virtualenv in .venv"; "$PYTHON" -m venv "$VENV"; }
   if [ ! -f "$stamp" ]; then
-    log "Installing Python packages"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    log "Installing Python packages from $LOCK_FILE"
+    # Exactly the locked versions, each checked against its hash (pip and setuptools included);
+    # then the project itself, built with the locked setuptools and adding no dependency.
+    "$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK_FILE"
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
     rm -f "$VENV"/.installed-*; touch "$stamp"
   fi
 }

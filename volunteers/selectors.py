@@ -87,7 +87,7 @@ def volunteer_export(*, volunteer: Volunteer) -> dict:
             "date_of_birth": volunteer.date_of_birth.isoformat(),
             "first_aid_course_on": _iso(volunteer.first_aid_course_on),
             "is_heart_runner": volunteer.is_heart_runner,
-            "corps": volunteer.local_area.name if volunteer.local_area_id else None,
+            "corps": volunteer.local_area.name if volunteer.local_area else None,
             "is_available": volunteer.is_available,
             "quiet_hours_start": _iso(volunteer.quiet_hours_start),
             "quiet_hours_end": _iso(volunteer.quiet_hours_end),

@@ -143,7 +143,7 @@ def _alert_channels(alerts: list[Alert]) -> dict[int, list[str]]:
         .values_list("volunteer_id", flat=True)
         .distinct()
     )
-    channels = {}
+    channels: dict[int, list[str]] = {}
     for alert in alerts:
         has_push = alert.volunteer_id in with_device
         channels[alert.pk] = [AlertDelivery.Channel.PUSH] if has_push else []
@@ -399,6 +399,8 @@ def _outgoing(deliveries: list[AlertDelivery]) -> list[_Outgoing]:
         alert = delivery.alert
         try:
             if delivery.channel == AlertDelivery.Channel.SMS:
+                if alert.volunteer is None:  # erased: _still_relevant made it moot already
+                    raise PermanentChannelError("no volunteer")
                 item.message = SmsMessage(
                     to=str(alert.volunteer.phone),
                     body=body,
@@ -432,18 +434,21 @@ def _outgoing(deliveries: list[AlertDelivery]) -> list[_Outgoing]:
 
 def _deliver(item: _Outgoing, sms: SmsBackend, push: PushBackend) -> None:
     """The provider call, and nothing else (it may run in a pool thread: no database here)."""
+    message = item.message
     try:
-        if isinstance(item.message, PushMessage):
-            item.outcome = push.send(item.message)
+        if isinstance(message, PushMessage):
+            item.outcome = push.send(message)
             return
-        if item.reconcile:
+        if message is None:  # not built: its outcome is set already
+            return
+        unknown_since = item.delivery.outcome_unknown_since
+        if item.reconcile and unknown_since is not None:
             # The last attempt may have reached Twilio: look before sending it again. Only this
             # delivery's message has its text (alerts.messages: the SMS names its alert).
-            since = item.delivery.outcome_unknown_since - RECONCILE_MARGIN
-            item.outcome = sms.find_sent(item.message, since=since)
+            item.outcome = sms.find_sent(message, since=unknown_since - RECONCILE_MARGIN)
             if item.outcome:
                 return
-        item.outcome = sms.send(item.message)
+        item.outcome = sms.send(message)
     except Exception as error:  # sorted by the caller, so one failure leaves the others alone
         item.outcome = error
 
@@ -538,7 +543,7 @@ def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
     for item in outgoing:
         delivery, outcome = item.delivery, item.outcome
         retry_in = None
-        if isinstance(outcome, UnregisteredTokenError):
+        if isinstance(outcome, UnregisteredTokenError) and item.device_id is not None:
             Device.objects.filter(pk=item.device_id).update(is_active=False)
         if isinstance(outcome, OutcomeUnknownError):
             # A push is simply sent again (its collapse id keeps it one notification on the
@@ -569,7 +574,7 @@ def _deliveries_sent(sent: list[_Outgoing]) -> None:
     deliveries = []
     for item in sent:
         delivery = item.delivery
-        delivery.state, delivery.provider_message_id = AlertDelivery.State.SENT, item.outcome
+        delivery.state, delivery.provider_message_id = AlertDelivery.State.SENT, str(item.outcome)
         delivery.last_error, delivery.sent_at, delivery.updated_at = "", now, now
         deliveries.append(delivery)
     alerts = {d.alert_id: d.alert for d in deliveries if d.kind == AlertDelivery.Kind.ALERT}
@@ -729,8 +734,8 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
         incident=incident, role=Alert.Role.AED, state__in=Alert.RESPONDING_STATES
     ).count()
     if fetchers < policy.aed_fetchers:
-        preferred = frozenset()
-        if alert.pool == Alert.Pool.CORPS and volunteer.local_area_id:
+        preferred: frozenset[int] = frozenset()
+        if alert.pool == Alert.Pool.CORPS and volunteer.local_area:
             preferred = frozenset(volunteer.local_area.local_aeds.values_list("pk", flat=True))
         aed = selectors.aed_for_responder(
             incident_id=incident.pk,
@@ -802,7 +807,7 @@ def alert_decline(*, alert_id: int, volunteer: Volunteer) -> Alert:
 
 
 # Progress a responder reports, and the states each step may come from.
-PROGRESS_STEPS = {
+PROGRESS_STEPS: dict[str, tuple[str, ...]] = {
     Alert.State.EN_ROUTE: (Alert.State.ACCEPTED,),
     Alert.State.AED_COLLECTED: (Alert.State.ACCEPTED, Alert.State.EN_ROUTE),
     Alert.State.ON_SCENE: (Alert.State.ACCEPTED, Alert.State.EN_ROUTE, Alert.State.AED_COLLECTED),
