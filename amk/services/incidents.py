@@ -6,7 +6,7 @@ the incident core (dispatching, stand-downs) starts through ``amk.signals``.
 
 from collections.abc import Collection, Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.utils import timezone
@@ -62,7 +62,7 @@ def incident_event_add(
     incident_id: int,
     kind: str,
     message: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     alert_id: int | None = None,
 ) -> IncidentEvent:
     return IncidentEvent.objects.create(
@@ -73,7 +73,7 @@ def incident_event_add(
 @transaction.atomic
 def incident_create(
     *,
-    created_by: AbstractBaseUser,
+    created_by: User,
     location: Point,
     address: str = "",
     note: str = "",
@@ -127,7 +127,7 @@ def incident_create(
 
 
 def _incident_end(
-    *, incident_id: int, actor: AbstractBaseUser, state: str, kind: str, message: str
+    *, incident_id: int, actor: User, state: str, kind: str, message: str
 ) -> Incident:
     incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
     if not incident_transition(incident_id=incident_id, to_state=state):
@@ -143,7 +143,7 @@ def _incident_end(
 
 
 @transaction.atomic
-def incident_cancel(*, incident_id: int, actor: AbstractBaseUser) -> Incident:
+def incident_cancel(*, incident_id: int, actor: User) -> Incident:
     """Not a cardiac arrest after all: stand everyone down."""
     return _incident_end(
         incident_id=incident_id,
@@ -155,7 +155,7 @@ def incident_cancel(*, incident_id: int, actor: AbstractBaseUser) -> Incident:
 
 
 @transaction.atomic
-def incident_close(*, incident_id: int, actor: AbstractBaseUser) -> Incident:
+def incident_close(*, incident_id: int, actor: User) -> Incident:
     """The ambulance is on scene: release the volunteers with thanks."""
     return _incident_end(
         incident_id=incident_id,
@@ -167,7 +167,7 @@ def incident_close(*, incident_id: int, actor: AbstractBaseUser) -> Incident:
 
 
 @transaction.atomic
-def incident_note_add(*, incident_id: int, actor: AbstractBaseUser, text: str) -> None:
+def incident_note_add(*, incident_id: int, actor: User, text: str) -> None:
     text = text.strip()
     if not text:
         raise ApplicationError(_("The note is empty."), field="text")

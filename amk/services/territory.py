@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 
 from amk.models.territory import Municipality, Place, Postcode, Region
 from config.imports import ImportSummary, Progress, read_geojson_features
@@ -20,7 +20,7 @@ def _silent(message: str) -> None:
 @dataclass(frozen=True)
 class _DagiLayer:
     label: str
-    model: type[models.Model]
+    model: type[Region] | type[Municipality] | type[Postcode]
     filename: str
     code_property: str
     name_property: str
@@ -64,6 +64,7 @@ def _dagi_layer_load(layer: _DagiLayer, data_dir: Path) -> ImportSummary:
     summary = ImportSummary()
     codes, names, geometries = [], [], []
     meta = layer.model._meta
+    code_max, name_max = meta.pk.max_length, meta.get_field("name").max_length
     for number, feature in enumerate(read_geojson_features(data_dir / layer.filename), start=1):
         properties = feature.get("properties") or {}
         code = str(properties.get(layer.code_property) or "").split("-", 1)[0].strip()
@@ -71,7 +72,7 @@ def _dagi_layer_load(layer: _DagiLayer, data_dir: Path) -> ImportSummary:
         geometry = feature.get("geometry")
         if not code or not name:
             summary.skip(f"feature {number}", f"{layer.code_property}/{layer.name_property} empty")
-        elif len(code) > meta.pk.max_length or len(name) > meta.get_field("name").max_length:
+        elif (code_max and len(code) > code_max) or (name_max and len(name) > name_max):
             summary.skip(f"feature {number} ({code})", "code or name too long")
         elif not geometry or geometry.get("type") not in {"Polygon", "MultiPolygon"}:
             summary.skip(f"feature {number} ({code})", "geometry is not a polygon")
@@ -101,11 +102,14 @@ def _dagi_layer_load(layer: _DagiLayer, data_dir: Path) -> ImportSummary:
 
 
 def _place_rows(features: Iterable[dict], summary: ImportSummary) -> list[tuple[str, float, float]]:
-    rows, seen = [], set()
+    rows: list[tuple[str, float, float]] = []
+    seen = set()
     max_length = Place._meta.get_field("name").max_length
     for number, feature in enumerate(features, start=1):
         name = ((feature.get("properties") or {}).get("name") or "").strip()
         geometry = feature.get("geometry") or {}
+        lon: float | None
+        lat: float | None
         try:
             lon, lat = (float(c) for c in geometry["coordinates"][:2])
         except (KeyError, TypeError, ValueError):
@@ -113,15 +117,15 @@ def _place_rows(features: Iterable[dict], summary: ImportSummary) -> list[tuple[
         row = (name, lon, lat)
         if not name:
             summary.skip(f"feature {number}", "name is empty")
-        elif geometry.get("type") != "Point" or lon is None:
+        elif geometry.get("type") != "Point" or lon is None or lat is None:
             summary.skip(f"feature {number} ({name})", "geometry is not a point")
-        elif len(name) > max_length:
+        elif max_length is not None and len(name) > max_length:
             summary.skip(f"feature {number} ({name[:30]}…)", f"name longer than {max_length}")
         elif row in seen:
             summary.skip(f"feature {number} ({name})", "duplicate of an earlier feature")
         else:
             seen.add(row)
-            rows.append(row)
+            rows.append((name, lon, lat))
     return rows
 
 

@@ -4,6 +4,7 @@ land-clipped circle around its village point."""
 import csv
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 from django.db import connection, transaction
@@ -31,7 +32,7 @@ def _land_area(point: Point, radius_m: int) -> MultiPolygon | None:
     with connection.cursor() as cursor:
         cursor.execute(_LAND_BUFFER_SQL, [point.x, point.y, radius_m])
         (area,) = cursor.fetchone()
-    return GEOSGeometry(area) if area else None
+    return cast(MultiPolygon, GEOSGeometry(area)) if area else None  # ST_Multi: a MultiPolygon
 
 
 def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
@@ -50,7 +51,8 @@ def _local_area_fields(
 ) -> tuple[str, dict]:
     """The model fields of one CSV row; ValueError names the bad field."""
     name = (row["omraade"] or "").strip()
-    if not name or len(name) > LocalArea._meta.get_field("name").max_length:
+    name_max = LocalArea._meta.get_field("name").max_length
+    if not name or (name_max and len(name) > name_max):
         raise ValueError("omraade: empty or too long")
     municipality = municipalities.get((row["kommunekode"] or "").strip().zfill(4))
     if municipality is None:
@@ -62,7 +64,8 @@ def _local_area_fields(
     if not within_denmark(lon=lon, lat=lat):
         raise ValueError(f"lon/lat: {lon}, {lat} is outside Denmark")
     note = (row.get("bemaerkning") or "").strip()
-    if len(note) > LocalArea._meta.get_field("note").max_length:
+    note_max = LocalArea._meta.get_field("note").max_length
+    if note_max and len(note) > note_max:
         raise ValueError("bemaerkning: too long")
     return name, {
         "municipality": municipality,

@@ -93,7 +93,7 @@ def _person_rows(
     joined = dt.datetime.combine(epoch, dt.time(12), dt.UTC) - dt.timedelta(rng.randint(0, 1500))
     verified = joined + dt.timedelta(minutes=rng.randint(1, 600)) if rng.random() < 0.8 else None
     born = epoch - dt.timedelta(days=rng.randint(18 * 366, 75 * 365))
-    course = epoch - dt.timedelta(days=rng.randint(0, 1100))
+    course: dt.date | None = epoch - dt.timedelta(days=rng.randint(0, 1100))
     course = course if rng.random() < 0.75 else None
     is_available = rng.random() < 0.85
     location = location_at = accuracy = None
@@ -278,7 +278,7 @@ def synthetic_locations_refresh() -> int:
             FROM shift
             WHERE synthetic AND location_updated_at IS NOT NULL AND shift.by > %s
             """,
-            [REFRESH_AFTER],
+            [REFRESH_AFTER],  # type: ignore[list-item]  # psycopg2 adapts timedelta; stubs omit it
         )
         return cursor.rowcount
 
