@@ -64,6 +64,6 @@ def message_texts(delivery: AlertDelivery) -> tuple[str, str]:
         if delivery.channel == AlertDelivery.Channel.SMS:
             # Each SMS names its alert, so no two deliveries share a text: after a lost answer
             # the one found in Twilio's log is this delivery's own, never another incident's
-            # identical alert to the same number (alerts.services, reconciliation).
+            # identical alert to the same number (alerts.services.sending, reconciliation).
             body = f"{body} " + _("(alert %(ref)s)") % {"ref": alert.pk}
     return title, body

@@ -1,3 +1,6 @@
+"""Alerts' tables: the dispatch policy, one alert per (incident, volunteer), its deliveries per
+channel and kind, and the demo's outbox of recorded messages."""
+
 from django.contrib.gis.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _

@@ -7,7 +7,7 @@ from django.dispatch import receiver
 
 from alerts.channels import warm_up_backends
 from alerts.enqueue import incident_dispatch_enqueue
-from alerts.services import alerts_stand_down
+from alerts.services.answers import alerts_stand_down
 from alerts.services.erasure import volunteer_alert_data_erase
 from amk.models.incident import Incident
 from amk.signals import incident_created, incident_ended

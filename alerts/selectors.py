@@ -1,4 +1,5 @@
-"""Reads for dispatch: the policy in force, candidate volunteers, AEDs on the way, the board."""
+"""Reads for dispatch: the policy in force, candidate volunteers, AEDs on the way, how many
+have accepted, and a volunteer's own alerts."""
 
 import datetime as dt
 import functools
@@ -8,6 +9,7 @@ from django.contrib.gis.geos import Point
 from django.contrib.gis.geos.geometry import GEOSGeometryBase
 from django.contrib.gis.geos.prototypes.io import wkb_r
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
@@ -246,10 +248,15 @@ def aed_for_responder(
     return next((aeds[pk] for pk in acceptable if aed_is_available(aeds[pk], at)), None)
 
 
+def accepted_count(*, incident_id: int) -> int:
+    """How many of the incident's volunteers have accepted and are still responding."""
+    return Alert.objects.filter(incident_id=incident_id, state__in=Alert.RESPONDING_STATES).count()
+
+
 # --- The volunteers' app (volunteers/apis.py) ----------------------------------------------------
 
 
-def volunteer_alerts(*, volunteer_id: int):
+def volunteer_alerts(*, volunteer_id: int) -> QuerySet[Alert]:
     """A volunteer's own alerts, newest first, with what the app shows (one query)."""
     return (
         Alert.objects.filter(volunteer_id=volunteer_id)

@@ -1,7 +1,7 @@
 """The demo's simulated phone: what each volunteer received through the outbox backends.
 
 Only in demo mode (settings.APP_MODE == "demo"), and only for dispatchers: the messages are
-personal. Answers go through alerts.services, as an SMS reply would.
+personal. Answers go through alerts.services.answers, as an SMS reply would.
 """
 
 import functools
@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from alerts import services
 from alerts.models import Alert, AlertDelivery, OutboxMessage
+from alerts.services import answers
 from amk.access import dispatcher_required
 from amk.models.incident import Incident
 from config.exceptions import ApplicationError
@@ -130,13 +130,13 @@ def phone_answer(request, volunteer_id: int, alert_id: int):
     answer = request.POST.get("answer")
     try:
         if answer == "accept":
-            alert = services.alert_accept(alert_id=alert_id, volunteer=volunteer, by_sms=True)
+            alert = answers.alert_accept(alert_id=alert_id, volunteer=volunteer, by_sms=True)
             messages.success(
                 request,
                 _("JA sent. Role: %(role)s") % {"role": alert.get_role_display()},
             )
         elif answer == "decline":
-            services.alert_decline(alert_id=alert_id, volunteer=volunteer)
+            answers.alert_decline(alert_id=alert_id, volunteer=volunteer)
             messages.info(request, _("NEJ sent."))
         else:
             messages.error(request, _("Unknown answer."))

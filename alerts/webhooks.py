@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from alerts import services
 from alerts.channels.twilio import validate_twilio_signature
+from alerts.services import answers, deliveries
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -48,7 +48,7 @@ def _missing(request: HttpRequest, *fields: str) -> JsonResponse | None:
 def twilio_status(request: HttpRequest) -> HttpResponse:
     if error := _missing(request, "MessageSid", "MessageStatus"):
         return error
-    services.delivery_status_update(
+    deliveries.delivery_status_update(
         provider_message_id=request.POST["MessageSid"],
         status=request.POST["MessageStatus"],
         error=request.POST.get("ErrorCode", ""),
@@ -60,5 +60,5 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if error := _missing(request, "From", "Body"):
         return error
-    services.sms_reply_handle(from_phone=request.POST["From"], body=request.POST["Body"])
+    answers.sms_reply_handle(from_phone=request.POST["From"], body=request.POST["Body"])
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")

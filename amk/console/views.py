@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts import services as alert_services
 from alerts.selectors import dispatch_policy_current
+from alerts.services import waves as alert_waves
 from amk import selectors
 from amk.access import dispatcher_required
 from amk.console.forms import IncidentForm
@@ -199,7 +199,7 @@ def incident_close(request, incident_id: int):
 @_incident_action
 def incident_escalate(request, incident_id: int):
     _require_open(incident_id)
-    if alert_services.incident_escalate(incident_id=incident_id, actor=request.user):
+    if alert_waves.incident_escalate(incident_id=incident_id, actor=request.user):
         messages.success(request, _("Next wave sent."))
     else:
         messages.error(

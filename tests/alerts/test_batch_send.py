@@ -8,9 +8,9 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alerts import services
 from alerts.channels.base import SmsBackend, TransientChannelError
 from alerts.models import Alert, AlertDelivery
+from alerts.services import deliveries, sending
 from amk.models import Incident, IncidentEvent
 from tests.factories import AlertDeliveryFactory, AlertFactory, DeviceFactory, IncidentFactory
 
@@ -26,23 +26,23 @@ def providers(twilio_backend_settings, fcm_backend_settings, fake_twilio, fake_f
 
 def _wave(n_sms: int, n_push: int = 0) -> list[AlertDelivery]:
     incident = IncidentFactory(state=Incident.State.DISPATCHING)
-    deliveries = []
+    wave = []
     for i in range(n_sms + n_push):
         alert = AlertFactory(incident=incident)
         channel = Channel.SMS if i < n_sms else Channel.PUSH
         if channel == Channel.PUSH:
             DeviceFactory(volunteer=alert.volunteer)
-        deliveries.append(AlertDeliveryFactory(alert=alert, channel=channel))
-    return deliveries
+        wave.append(AlertDeliveryFactory(alert=alert, channel=channel))
+    return wave
 
 
-def _ids(deliveries) -> list[int]:
-    return [d.pk for d in deliveries]
+def _ids(wave) -> list[int]:
+    return [d.pk for d in wave]
 
 
-def _expire_lease(deliveries) -> None:
-    expired = timezone.now() - services._sending_lease() - timezone.timedelta(seconds=1)
-    AlertDelivery.objects.filter(pk__in=_ids(deliveries)).update(updated_at=expired)
+def _expire_lease(wave) -> None:
+    expired = timezone.now() - sending.sending_lease() - timezone.timedelta(seconds=1)
+    AlertDelivery.objects.filter(pk__in=_ids(wave)).update(updated_at=expired)
 
 
 @pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_a_wave_goes_out_together_and_each_delivery_keeps_its_own_message_id(pro
     fake_twilio, fake_fcm = providers
     wave = _wave(12, 8)
 
-    assert services.deliveries_send(delivery_ids=_ids(wave)) == {}
+    assert deliveries.deliveries_send(delivery_ids=_ids(wave)) == {}
 
     texts = fake_twilio.wait_for_messages(12)
     fake_fcm.wait_for_messages(8)
@@ -71,7 +71,7 @@ def test_a_batch_costs_the_same_few_queries_whatever_its_size(providers):
     def queries(n: int) -> int:
         wave = _wave(n, n)
         with CaptureQueriesContext(connection) as captured:
-            services.deliveries_send(delivery_ids=_ids(wave))
+            deliveries.deliveries_send(delivery_ids=_ids(wave))
         return len(captured)
 
     assert queries(2) == queries(10) <= 12
@@ -86,7 +86,7 @@ def test_one_provider_failure_in_a_batch_leaves_the_others_alone(providers):
     device = dead_token.alert.volunteer.devices.get()
     fake_fcm.unregistered_tokens.add(device.push_token)
 
-    assert services.deliveries_send(delivery_ids=_ids(wave)) == {}
+    assert deliveries.deliveries_send(delivery_ids=_ids(wave)) == {}
 
     states = dict(AlertDelivery.objects.filter(pk__in=_ids(wave)).values_list("pk", "state"))
     assert states.pop(invalid.pk) == State.FAILED
@@ -122,7 +122,7 @@ def test_a_transient_error_retries_that_delivery_only(settings):
     OneNumberOverloaded.number = str(wave[0].alert.volunteer.phone)
     OneNumberOverloaded.sent = []
 
-    retries = services.deliveries_send(delivery_ids=_ids(wave))
+    retries = deliveries.deliveries_send(delivery_ids=_ids(wave))
 
     assert retries == {wave[0].pk: 2}
     wave[0].refresh_from_db()
@@ -140,24 +140,24 @@ def test_a_batch_whose_worker_died_after_sending_is_taken_over_without_double_se
     """The providers took every message; the worker died before recording any of them."""
     fake_twilio, fake_fcm = providers
     wave = _wave(5, 3)
-    recorded = services._deliveries_sent
+    recorded = deliveries._deliveries_sent
 
     def killed(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "_deliveries_sent", killed)
+    monkeypatch.setattr(deliveries, "_deliveries_sent", killed)
     with pytest.raises(OperationalError):
-        services.deliveries_send(delivery_ids=_ids(wave))
+        deliveries.deliveries_send(delivery_ids=_ids(wave))
     taken = {sms.to: sms.sid for sms in fake_twilio.wait_for_messages(5)}
     fake_fcm.wait_for_messages(3)
-    monkeypatch.setattr(services, "_deliveries_sent", recorded)
+    monkeypatch.setattr(deliveries, "_deliveries_sent", recorded)
 
     # Within the lease nobody else may touch them (a duplicate task, the sweep).
-    assert services.deliveries_send(delivery_ids=_ids(wave)) == {}
+    assert deliveries.deliveries_send(delivery_ids=_ids(wave)) == {}
     assert set(AlertDelivery.objects.values_list("state", flat=True)) == {State.SENDING}
 
     _expire_lease(wave)
-    assert services.deliveries_send(delivery_ids=_ids(wave)) == {}
+    assert deliveries.deliveries_send(delivery_ids=_ids(wave)) == {}
 
     for d in AlertDelivery.objects.select_related("alert__volunteer"):
         assert d.state == State.SENT and d.attempts == 2 and d.outcome_unknown_since
@@ -177,7 +177,7 @@ def test_a_batch_whose_worker_died_before_the_hand_over_is_sent_once_by_the_next
     AlertDelivery.objects.filter(pk__in=_ids(wave)).update(state=State.SENDING, attempts=1)
     _expire_lease(wave)
 
-    assert services.deliveries_send(delivery_ids=_ids(wave)) == {}
+    assert deliveries.deliveries_send(delivery_ids=_ids(wave)) == {}
 
     assert set(AlertDelivery.objects.values_list("state", flat=True)) == {State.SENT}
     assert not AlertDelivery.objects.filter(outcome_unknown_since__isnull=False).exists()
@@ -196,7 +196,7 @@ def test_overlapping_batches_at_the_same_moment_send_each_delivery_once(provider
     def send(batch):
         try:
             start.wait()
-            services.deliveries_send(delivery_ids=batch)
+            deliveries.deliveries_send(delivery_ids=batch)
         except Exception as error:  # surfaced below
             errors.append(error)
         finally:
@@ -219,13 +219,20 @@ def test_overlapping_batches_at_the_same_moment_send_each_delivery_once(provider
 
 @pytest.mark.django_db
 def test_the_dispatch_task_sends_the_first_wave_itself_without_another_hop(providers, monkeypatch):
-    from alerts.tasks import deliveries_send_task, incident_dispatch_task
+    from alerts.tasks import incident_dispatch_task
+    from config.celery import app
     from tests.factories import AARHUS_C, VolunteerFactory, point
 
     fake_twilio, fake_fcm = providers
     queued = []
-    monkeypatch.setattr(deliveries_send_task, "delay", lambda *args: queued.append(args))
-    monkeypatch.setattr(deliveries_send_task, "apply_async", lambda *a, **kw: queued.append(a))
+    send_task = app.send_task
+
+    def recorded(name, *args, **kwargs):  # alerts.enqueue queues every task by name
+        if name == "alerts.tasks.deliveries_send_task":
+            return queued.append(kwargs.get("args"))
+        return send_task(name, *args, **kwargs)
+
+    monkeypatch.setattr(app, "send_task", recorded)
     volunteers = [
         VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.001 * i)) for i in range(4)
     ]

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
 from amk.models import Incident
+from tests.delivery import delivery_send
 from tests.factories import (
     AARHUS_C,
     DefibrillatorFactory,
@@ -94,7 +95,6 @@ def test_an_sms_whose_answer_was_lost_is_reconciled_not_sent_twice(
     reference_geography, settings, twilio_backend_settings, fake_twilio
 ):
     """Twilio takes the message but answers after the client gave up: the retry finds it."""
-    from alerts import services
     from alerts.models import AlertDelivery as Delivery
     from tests.factories import AlertDeliveryFactory, AlertFactory, IncidentFactory
 
@@ -104,14 +104,14 @@ def test_an_sms_whose_answer_was_lost_is_reconciled_not_sent_twice(
     alert = AlertFactory(incident=incident, volunteer=VolunteerFactory())
     delivery = AlertDeliveryFactory(alert=alert, channel=Delivery.Channel.SMS)
 
-    assert services.delivery_send(delivery_id=delivery.pk) is not None  # timed out: retry due
+    assert delivery_send(delivery_id=delivery.pk) is not None  # timed out: retry due
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.PENDING and delivery.outcome_unknown_since
     [taken] = fake_twilio.wait_for_messages(1, timeout=5)
     fake_twilio.faults.delay_s = 0
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
 
-    assert services.delivery_send(delivery_id=delivery.pk) is None
+    assert delivery_send(delivery_id=delivery.pk) is None
 
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.SENT

@@ -4,10 +4,11 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from alerts import services
 from alerts.models import Alert, AlertDelivery, OutboxMessage
+from alerts.services import waves
 from amk.access import DISPATCHERS_GROUP
 from amk.models import Incident
+from tests.delivery import delivery_send
 from tests.factories import (
     DefibrillatorFactory,
     DeviceFactory,
@@ -36,7 +37,7 @@ def _send_all() -> None:
     for delivery_id in AlertDelivery.objects.filter(state=AlertDelivery.State.PENDING).values_list(
         "pk", flat=True
     ):
-        services.delivery_send(delivery_id=delivery_id)
+        delivery_send(delivery_id=delivery_id)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def alerted(django_capture_on_commit_callbacks):
     with_app = DeviceFactory(volunteer__user__first_name="Anna").volunteer
     incident = IncidentFactory(address="Store Torv 1, 8000 Aarhus C")
     with django_capture_on_commit_callbacks(execute=False):
-        services.incident_dispatch(incident_id=incident.pk)
+        waves.incident_dispatch(incident_id=incident.pk)
         _send_all()
     return incident, sms_only, with_app
 

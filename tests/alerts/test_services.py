@@ -15,7 +15,6 @@ from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts import services
 from alerts.channels.base import (
     OutcomeUnknownError,
     PermanentChannelError,
@@ -26,9 +25,11 @@ from alerts.channels.base import (
 )
 from alerts.messages import message_texts
 from alerts.models import Alert, AlertDelivery, OutboxMessage
+from alerts.services import answers, deliveries, sweep, waves
 from amk.models import Incident, IncidentEvent
 from amk.services.incidents import incident_cancel, incident_close
 from config.exceptions import ApplicationError
+from tests.delivery import delivery_send
 from tests.factories import (
     AARHUS_C,
     AlertDeliveryFactory,
@@ -151,7 +152,7 @@ def test_dispatch_alerts_by_push_with_a_device_and_by_sms_without(
     corps = DeviceFactory(volunteer=VolunteerFactory(local_area=LocalAreaFactory())).volunteer
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        to_send = services.incident_dispatch(incident_id=incident.pk)
+        to_send = waves.incident_dispatch(incident_id=incident.pk)
 
     alerts = {a.volunteer_id: a for a in Alert.objects.filter(incident=incident)}
     assert set(alerts) == {with_app.pk, without_app.pk, stale_device.volunteer_id, corps.pk}
@@ -180,11 +181,11 @@ def test_dispatch_alerts_by_push_with_a_device_and_by_sms_without(
 def test_dispatch_twice_creates_nothing_new(django_capture_on_commit_callbacks):
     incident = IncidentFactory()
     VolunteerFactory(location=north(1000))
-    services.incident_dispatch(incident_id=incident.pk)
+    waves.incident_dispatch(incident_id=incident.pk)
     VolunteerFactory(location=north(1500))  # would qualify if a second wave were sent
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert services.incident_dispatch(incident_id=incident.pk) == []
+        assert waves.incident_dispatch(incident_id=incident.pk) == []
 
     assert Alert.objects.filter(incident=incident).count() == 1
     assert AlertDelivery.objects.filter(alert__incident=incident).count() == 1
@@ -199,7 +200,7 @@ def test_dispatch_of_an_excluded_incident_alerts_nobody_and_makes_it_active(
     VolunteerFactory(location=north(500))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.incident_dispatch(incident_id=incident.pk)
+        waves.incident_dispatch(incident_id=incident.pk)
 
     assert not Alert.objects.filter(incident=incident).exists()
     assert refreshed(incident).state == Incident.State.ACTIVE
@@ -213,8 +214,8 @@ def test_send_sms_once_marks_it_sent_with_the_provider_id(incident):
     alert = make_alert(incident, channels=[Channel.SMS])
     d = delivery(alert)
 
-    assert services.delivery_send(delivery_id=d.pk) is None
-    assert services.delivery_send(delivery_id=d.pk) is None  # a duplicate task
+    assert delivery_send(delivery_id=d.pk) is None
+    assert delivery_send(delivery_id=d.pk) is None  # a duplicate task
 
     [message] = OutboxMessage.objects.all()
     assert message.channel == Channel.SMS
@@ -230,7 +231,7 @@ def test_alert_sms_carries_the_policy_validity(incident):
     DispatchPolicyFactory(sms_validity_s=300)
     d = delivery(make_alert(incident, channels=[Channel.SMS]))
 
-    services.delivery_send(delivery_id=d.pk)
+    delivery_send(delivery_id=d.pk)
 
     assert OutboxMessage.objects.get().data["validity_s"] == 300
 
@@ -240,7 +241,7 @@ def test_send_push_to_the_volunteers_active_device(incident):
     DeviceFactory(volunteer=device.volunteer, is_active=False)
     alert = make_alert(incident, device.volunteer, channels=[Channel.PUSH])
 
-    services.delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
+    delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
 
     [message] = OutboxMessage.objects.all()
     assert (message.channel, message.recipient) == (Channel.PUSH, device.push_token)
@@ -252,7 +253,7 @@ def test_an_alert_for_a_cancelled_incident_is_not_sent():
     incident = IncidentFactory(state=Incident.State.CANCELLED, closed_at=timezone.now())
     d = delivery(make_alert(incident, channels=[Channel.SMS]))
 
-    services.delivery_send(delivery_id=d.pk)
+    delivery_send(delivery_id=d.pk)
 
     assert not OutboxMessage.objects.exists()
     assert refreshed(d).state == AlertDelivery.State.FAILED
@@ -261,7 +262,7 @@ def test_an_alert_for_a_cancelled_incident_is_not_sent():
 def test_an_alert_already_declined_is_not_sent(incident):
     d = delivery(make_alert(incident, channels=[Channel.SMS], state=Alert.State.DECLINED))
 
-    services.delivery_send(delivery_id=d.pk)
+    delivery_send(delivery_id=d.pk)
 
     assert not OutboxMessage.objects.exists()
 
@@ -271,7 +272,7 @@ def test_a_stand_down_for_a_cancelled_incident_is_sent():
     alert = make_alert(incident, channels=[], state=Alert.State.CANCELLED)
     d = AlertDeliveryFactory(alert=alert, channel=Channel.SMS, kind=Kind.STAND_DOWN)
 
-    services.delivery_send(delivery_id=d.pk)
+    delivery_send(delivery_id=d.pk)
 
     assert OutboxMessage.objects.count() == 1
     assert refreshed(d).state == AlertDelivery.State.SENT
@@ -282,17 +283,17 @@ def test_transient_error_puts_it_back_with_a_growing_delay(incident, settings):
     d = delivery(make_alert(incident, channels=[Channel.SMS]))
 
     before = timezone.now()
-    first = services.delivery_send(delivery_id=d.pk)
+    first = delivery_send(delivery_id=d.pk)
     d.refresh_from_db()
     assert d.state == AlertDelivery.State.PENDING
     assert d.next_attempt_at > before
     assert "overloaded" in d.last_error
 
-    assert services.delivery_send(delivery_id=d.pk) is None  # not due yet: nothing happens
+    assert delivery_send(delivery_id=d.pk) is None  # not due yet: nothing happens
     assert refreshed(d).attempts == 1
 
     make_due(d)
-    second = services.delivery_send(delivery_id=d.pk)
+    second = delivery_send(delivery_id=d.pk)
     assert first is not None and second is not None and second > first
     assert refreshed(d).attempts == 2
 
@@ -304,13 +305,13 @@ def test_push_that_keeps_failing_transiently_gives_up_and_falls_back_to_sms(
     alert = make_alert(incident, DeviceFactory().volunteer, channels=[Channel.PUSH])
     push = delivery(alert, Channel.PUSH)
 
-    for _ in range(services.MAX_SEND_ATTEMPTS):
+    for _ in range(deliveries.MAX_SEND_ATTEMPTS):
         make_due(push)
-        services.delivery_send(delivery_id=push.pk)
+        delivery_send(delivery_id=push.pk)
 
     push.refresh_from_db()
     assert push.state == AlertDelivery.State.FAILED
-    assert push.attempts == services.MAX_SEND_ATTEMPTS
+    assert push.attempts == deliveries.MAX_SEND_ATTEMPTS
     assert delivery(alert, Channel.SMS).state == AlertDelivery.State.PENDING
 
 
@@ -322,7 +323,7 @@ def test_permanent_push_error_fails_it_and_creates_an_sms_fallback(
     push = delivery(alert, Channel.PUSH)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert services.delivery_send(delivery_id=push.pk) is None
+        assert delivery_send(delivery_id=push.pk) is None
 
     assert refreshed(push).state == AlertDelivery.State.FAILED
     sms = delivery(alert, Channel.SMS)
@@ -337,7 +338,7 @@ def test_push_without_an_active_device_falls_back_to_sms(incident):
     device.is_active = False
     device.save()
 
-    services.delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
+    delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
 
     assert delivery(alert, Channel.PUSH).state == AlertDelivery.State.FAILED
     assert delivery(alert, Channel.SMS).state == AlertDelivery.State.PENDING
@@ -349,7 +350,7 @@ def test_unregistered_push_token_deactivates_the_device_and_falls_back(incident,
     device = DeviceFactory()
     alert = make_alert(incident, device.volunteer, channels=[Channel.PUSH])
 
-    services.delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
+    delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
 
     assert refreshed(device).is_active is False
     assert delivery(alert, Channel.PUSH).state == AlertDelivery.State.FAILED
@@ -360,7 +361,7 @@ def test_alert_fails_when_its_only_channel_fails_permanently(incident, settings)
     settings.SMS_BACKEND = backend(PermanentSms)
     alert = make_alert(incident, channels=[Channel.SMS])
 
-    services.delivery_send(delivery_id=delivery(alert).pk)
+    delivery_send(delivery_id=delivery(alert).pk)
 
     assert "21211" in delivery(alert).last_error
     assert refreshed(alert).state == Alert.State.FAILED
@@ -372,7 +373,7 @@ def test_alert_fails_when_its_only_channel_fails_permanently(incident, settings)
 def pushed_alert(incident):
     """An app alert whose push has gone out (sent, not yet confirmed by the app)."""
     alert = make_alert(incident, DeviceFactory().volunteer, channels=[Channel.PUSH])
-    services.delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
+    delivery_send(delivery_id=delivery(alert, Channel.PUSH).pk)
     assert delivery(alert, Channel.PUSH).state == AlertDelivery.State.SENT
     return alert
 
@@ -382,9 +383,9 @@ def test_sms_fallback_goes_to_unconfirmed_push_alerts_only(incident):
     unconfirmed = pushed_alert(incident)
     confirmed = pushed_alert(incident)
     sms_only = make_alert(incident, channels=[Channel.SMS])
-    services.alert_confirm_receipt(alert_id=confirmed.pk, volunteer=confirmed.volunteer)
+    answers.alert_confirm_receipt(alert_id=confirmed.pk, volunteer=confirmed.volunteer)
 
-    assert services.alerts_sms_fallback(incident_id=incident.pk) == 1
+    assert waves.alerts_sms_fallback(incident_id=incident.pk) == 1
 
     assert deliveries_of(unconfirmed) == {(Channel.PUSH, Kind.ALERT), (Channel.SMS, Kind.ALERT)}
     assert deliveries_of(confirmed) == {(Channel.PUSH, Kind.ALERT)}
@@ -397,8 +398,8 @@ def test_sms_fallback_is_not_created_twice(incident):
     DispatchPolicyFactory(push_receipt_timeout_s=0)
     alert = pushed_alert(incident)
 
-    assert services.alerts_sms_fallback(incident_id=incident.pk) == 1
-    assert services.alerts_sms_fallback(incident_id=incident.pk) == 0
+    assert waves.alerts_sms_fallback(incident_id=incident.pk) == 1
+    assert waves.alerts_sms_fallback(incident_id=incident.pk) == 0
     assert AlertDelivery.objects.filter(alert=alert, channel=Channel.SMS).count() == 1
 
 
@@ -406,17 +407,17 @@ def test_sms_fallback_waits_for_the_push_receipt_timeout(incident):
     DispatchPolicyFactory(push_receipt_timeout_s=30)
     alert = pushed_alert(incident)
 
-    assert services.alerts_sms_fallback(incident_id=incident.pk) == 0
+    assert waves.alerts_sms_fallback(incident_id=incident.pk) == 0
 
     Alert.objects.filter(pk=alert.pk).update(created_at=timezone.now() - dt.timedelta(seconds=31))
-    assert services.alerts_sms_fallback(incident_id=incident.pk) == 1
+    assert waves.alerts_sms_fallback(incident_id=incident.pk) == 1
 
 
 # --- alert_accept: roles and AEDs -------------------------------------------------------------
 
 
 def accept(alert, **kw):
-    return services.alert_accept(alert_id=alert.pk, volunteer=alert.volunteer, **kw)
+    return answers.alert_accept(alert_id=alert.pk, volunteer=alert.volunteer, **kw)
 
 
 def responder(incident, metres_north=1000, **kw):
@@ -604,7 +605,7 @@ def test_accepting_another_volunteers_alert_is_not_found(incident):
     alert = responder(incident)
 
     with pytest.raises(ApplicationError) as error:
-        services.alert_accept(alert_id=alert.pk, volunteer=VolunteerFactory())
+        answers.alert_accept(alert_id=alert.pk, volunteer=VolunteerFactory())
 
     assert error.value.code == "not_found"
     assert refreshed(alert).state == Alert.State.QUEUED
@@ -613,8 +614,8 @@ def test_accepting_another_volunteers_alert_is_not_found(incident):
 def test_decline_records_the_answer(incident):
     alert = responder(incident)
 
-    services.alert_decline(alert_id=alert.pk, volunteer=alert.volunteer)
-    services.alert_decline(alert_id=alert.pk, volunteer=alert.volunteer)  # repeated tap
+    answers.alert_decline(alert_id=alert.pk, volunteer=alert.volunteer)
+    answers.alert_decline(alert_id=alert.pk, volunteer=alert.volunteer)  # repeated tap
 
     stored = refreshed(alert)
     assert stored.state == Alert.State.DECLINED and stored.answered_at is not None
@@ -624,10 +625,10 @@ def test_decline_records_the_answer(incident):
 def test_an_accepted_alert_cannot_be_declined_nor_a_declined_one_accepted(incident):
     accepted, declined = responder(incident), responder(incident)
     accept(accepted)
-    services.alert_decline(alert_id=declined.pk, volunteer=declined.volunteer)
+    answers.alert_decline(alert_id=declined.pk, volunteer=declined.volunteer)
 
     with pytest.raises(ApplicationError) as error:
-        services.alert_decline(alert_id=accepted.pk, volunteer=accepted.volunteer)
+        answers.alert_decline(alert_id=accepted.pk, volunteer=accepted.volunteer)
     assert error.value.code == "not_open"
     with pytest.raises(ApplicationError) as error:
         accept(declined)
@@ -638,7 +639,7 @@ def test_an_accepted_alert_cannot_be_declined_nor_a_declined_one_accepted(incide
 
 
 def progress(alert, state):
-    return services.alert_progress(alert_id=alert.pk, volunteer=alert.volunteer, state=state)
+    return answers.alert_progress(alert_id=alert.pk, volunteer=alert.volunteer, state=state)
 
 
 def test_progress_through_valid_steps(incident):
@@ -694,7 +695,7 @@ def dispatched(db):
     """An incident after its first wave (5 km), with volunteers waiting at 6 km and 9 km."""
     incident = IncidentFactory()
     first = VolunteerFactory(location=north(1000))
-    services.incident_dispatch(incident_id=incident.pk)
+    waves.incident_dispatch(incident_id=incident.pk)
     at_6km = VolunteerFactory(location=north(6000))
     VolunteerFactory(location=north(9000))
     assert list(Alert.objects.values_list("volunteer_id", flat=True)) == [first.pk]
@@ -704,10 +705,10 @@ def dispatched(db):
 def test_escalation_sends_a_wider_second_wave_to_those_not_yet_alerted(dispatched):
     incident, first, at_6km = dispatched
 
-    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is True
+    assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is True
 
-    waves = dict(Alert.objects.filter(incident=incident).values_list("volunteer_id", "wave"))
-    assert waves == {first.pk: 1, at_6km.pk: 2}
+    wave_of = dict(Alert.objects.filter(incident=incident).values_list("volunteer_id", "wave"))
+    assert wave_of == {first.pk: 1, at_6km.pk: 2}
     incident.refresh_from_db()
     assert (incident.dispatch_wave, incident.dispatch_radius_m) == (2, 7500)
     assert IncidentEvent.objects.filter(incident=incident, kind="wave").count() == 2
@@ -718,7 +719,7 @@ def test_later_waves_leave_out_the_corps(dispatched):
     area = LocalAreaFactory()
     corps = VolunteerFactory(local_area=area, location=None, location_updated_at=None)
 
-    services.incident_escalate(incident_id=incident.pk, after_wave=1)
+    waves.incident_escalate(incident_id=incident.pk, after_wave=1)
 
     assert not Alert.objects.filter(volunteer=corps).exists()
     assert Alert.objects.filter(volunteer=at_6km, wave=2).exists()
@@ -729,16 +730,16 @@ def test_escalation_does_nothing_when_the_target_is_reached(dispatched):
     DispatchPolicyFactory(target_accepted=1)
     Alert.objects.filter(volunteer=first).update(state=Alert.State.ACCEPTED)
 
-    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is False
+    assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is False
     assert Alert.objects.filter(incident=incident).count() == 1
 
 
 def test_a_repeated_or_late_escalation_check_does_nothing(dispatched):
     incident, *_ = dispatched
-    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is True
+    assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is True
     VolunteerFactory(location=north(7000))
 
-    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is False
+    assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is False
     assert refreshed(incident).dispatch_wave == 2
     assert Alert.objects.filter(incident=incident).count() == 2
 
@@ -747,7 +748,7 @@ def test_escalation_stops_at_the_maximum_number_of_waves(dispatched):
     incident, *_ = dispatched
     DispatchPolicyFactory(max_waves=1)
 
-    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is False
+    assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is False
     assert Alert.objects.filter(incident=incident).count() == 1
 
 
@@ -755,8 +756,8 @@ def test_escalation_does_nothing_for_an_ended_incident(dispatched, dispatcher):
     incident, *_ = dispatched
     incident_cancel(incident_id=incident.pk, actor=dispatcher)
 
-    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is False
-    assert services.incident_escalate(incident_id=incident.pk, actor=dispatcher) is False
+    assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is False
+    assert waves.incident_escalate(incident_id=incident.pk, actor=dispatcher) is False
     assert Alert.objects.filter(incident=incident).count() == 1
 
 
@@ -765,7 +766,7 @@ def test_a_dispatcher_requested_wave_is_always_sent(dispatched, dispatcher):
     DispatchPolicyFactory(max_waves=1, target_accepted=1)
     Alert.objects.filter(volunteer=first).update(state=Alert.State.ACCEPTED)
 
-    assert services.incident_escalate(incident_id=incident.pk, actor=dispatcher) is True
+    assert waves.incident_escalate(incident_id=incident.pk, actor=dispatcher) is True
 
     assert Alert.objects.filter(volunteer=at_6km, wave=2).exists()
     event = IncidentEvent.objects.get(incident=incident, kind="wave_requested")
@@ -776,7 +777,7 @@ def test_escalation_radius_is_capped_at_the_maximum(dispatched):
     incident, *_ = dispatched
     DispatchPolicyFactory(radius_m=5000, radius_step_m=2500, max_radius_m=6000)
 
-    services.incident_escalate(incident_id=incident.pk, after_wave=1)
+    waves.incident_escalate(incident_id=incident.pk, after_wave=1)
 
     assert refreshed(incident).dispatch_radius_m == 6000
 
@@ -849,7 +850,7 @@ def test_sms_ja_accepts_and_sends_the_address_and_cabinet_code(incident):
     DefibrillatorFactory(location=north(500), cabinet_code="4711", name="Hjertestarter Rådhus")
     alert = responder(incident)
 
-    answered = services.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=" ja tak ")
+    answered = answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=" ja tak ")
 
     assert answered.pk == alert.pk
     assert (refreshed(alert).state, alert.role) == (Alert.State.ACCEPTED, Alert.Role.AED)
@@ -857,14 +858,14 @@ def test_sms_ja_accepts_and_sends_the_address_and_cabinet_code(incident):
     _, body = message_texts(details)
     assert incident.address in body
     assert "4711" in body
-    services.delivery_send(delivery_id=details.pk)
+    delivery_send(delivery_id=details.pk)
     assert "4711" in OutboxMessage.objects.get().body
 
 
 def test_sms_nej_declines(incident):
     alert = responder(incident)
 
-    services.sms_reply_handle(from_phone=str(alert.volunteer.phone), body="nej")
+    answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body="nej")
 
     assert refreshed(alert).state == Alert.State.DECLINED
     assert not AlertDelivery.objects.filter(alert=alert, kind=Kind.DETAILS).exists()
@@ -875,7 +876,7 @@ def test_sms_reply_answers_the_latest_open_alert(incident):
     older = make_alert(incident, volunteer)
     newer = make_alert(IncidentFactory(state=Incident.State.DISPATCHING), volunteer)
 
-    services.sms_reply_handle(from_phone=str(volunteer.phone), body="JA")
+    answers.sms_reply_handle(from_phone=str(volunteer.phone), body="JA")
 
     assert refreshed(newer).state == Alert.State.ACCEPTED
     assert refreshed(older).state == Alert.State.QUEUED
@@ -885,7 +886,7 @@ def test_sms_reply_answers_the_latest_open_alert(incident):
 def test_sms_reply_with_unknown_text_is_ignored(incident, body):
     alert = responder(incident)
 
-    assert services.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=body) is None
+    assert answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=body) is None
 
     assert refreshed(alert).state == Alert.State.QUEUED
 
@@ -893,7 +894,7 @@ def test_sms_reply_with_unknown_text_is_ignored(incident, body):
 def test_sms_reply_from_an_unknown_number_is_ignored(incident):
     alert = responder(incident)
 
-    assert services.sms_reply_handle(from_phone="+4599999999", body="JA") is None
+    assert answers.sms_reply_handle(from_phone="+4599999999", body="JA") is None
 
     assert refreshed(alert).state == Alert.State.QUEUED
 
@@ -966,7 +967,7 @@ def test_sweep_requeues_forgotten_incidents_and_deliveries(celery_queue):
         next_attempt_at=now + dt.timedelta(seconds=30)
     )
 
-    summary = services.sweep()
+    summary = sweep.sweep()
 
     assert summary == {"incidents": 1, "deliveries": 2, "dispatching": 1}
     assert queued_tasks(celery_queue) == {
@@ -1020,7 +1021,7 @@ def _wait_until(predicate, timeout_s=10.0):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("answer", [services.alert_accept, services.alert_decline])
+@pytest.mark.parametrize("answer", [answers.alert_accept, answers.alert_decline])
 def test_an_answer_and_a_cancel_at_the_same_moment_both_complete(reference_geography, answer):
     import threading
 
@@ -1080,7 +1081,7 @@ def test_an_answer_and_a_cancel_at_the_same_moment_both_complete(reference_geogr
 def test_sms_reply_tolerates_punctuation(incident, body):
     alert = make_alert(incident, state=Alert.State.SENT)
 
-    services.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=body)
+    answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=body)
 
     assert refreshed(alert).state == Alert.State.ACCEPTED
 
@@ -1088,11 +1089,11 @@ def test_sms_reply_tolerates_punctuation(incident, body):
 def test_a_dispatcher_can_recruit_again_after_the_target_was_reached(dispatched, dispatcher):
     incident, first, at_6km = dispatched
     DispatchPolicyFactory(target_accepted=1)
-    services.alert_accept(alert_id=Alert.objects.get(volunteer=first).pk, volunteer=first)
+    answers.alert_accept(alert_id=Alert.objects.get(volunteer=first).pk, volunteer=first)
     assert refreshed(incident).state == Incident.State.ACTIVE
-    assert services.incident_escalate(incident_id=incident.pk, after_wave=1) is False
+    assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is False
 
-    assert services.incident_escalate(incident_id=incident.pk, actor=dispatcher) is True
+    assert waves.incident_escalate(incident_id=incident.pk, actor=dispatcher) is True
 
     assert refreshed(incident).state == Incident.State.DISPATCHING
     assert Alert.objects.filter(volunteer=at_6km, wave=2).exists()
@@ -1100,10 +1101,10 @@ def test_a_dispatcher_can_recruit_again_after_the_target_was_reached(dispatched,
 
 def test_no_wave_is_sent_where_volunteers_were_deliberately_not_activated(dispatcher):
     incident = IncidentFactory(exclusion_reasons=[Incident.Exclusion.UNSAFE_SCENE])
-    services.incident_dispatch(incident_id=incident.pk)
+    waves.incident_dispatch(incident_id=incident.pk)
     VolunteerFactory(location=north(500))
 
-    assert services.incident_escalate(incident_id=incident.pk, actor=dispatcher) is False
+    assert waves.incident_escalate(incident_id=incident.pk, actor=dispatcher) is False
     assert not Alert.objects.filter(incident=incident).exists()
 
 
@@ -1126,12 +1127,12 @@ def test_an_alert_sms_keeps_trying_while_the_alert_matters(incident, settings):
     settings.SMS_BACKEND = backend(TransientSms)
     d = delivery(make_alert(incident, channels=[Channel.SMS]))
 
-    for _ in range(services.MAX_SEND_ATTEMPTS + 3):
+    for _ in range(deliveries.MAX_SEND_ATTEMPTS + 3):
         make_due(d)
-        assert services.delivery_send(delivery_id=d.pk) <= services.MAX_BACKOFF_S
+        assert delivery_send(delivery_id=d.pk) <= deliveries.MAX_BACKOFF_S
 
     assert refreshed(d).state == AlertDelivery.State.PENDING
-    assert refreshed(d).attempts == services.MAX_SEND_ATTEMPTS + 3
+    assert refreshed(d).attempts == deliveries.MAX_SEND_ATTEMPTS + 3
 
 
 class SlowPush(PushBackend):
@@ -1145,7 +1146,7 @@ def test_a_push_whose_answer_was_lost_is_tried_again(incident, settings):
     alert = make_alert(incident, DeviceFactory().volunteer, channels=[Channel.PUSH])
     push = delivery(alert, Channel.PUSH)
 
-    assert services.delivery_send(delivery_id=push.pk) is not None
+    assert delivery_send(delivery_id=push.pk) is not None
 
     push.refresh_from_db()
     assert push.state == AlertDelivery.State.PENDING and push.outcome_unknown_since

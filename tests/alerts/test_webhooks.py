@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
-from alerts import services
 from alerts.models import Alert, AlertDelivery, OutboxMessage
 from amk.models import Incident, IncidentEvent
+from tests.delivery import delivery_send
 from tests.factories import (
     AlertDeliveryFactory,
     AlertFactory,
@@ -38,7 +38,7 @@ def sent_sms(db):
     incident = IncidentFactory(state=Incident.State.DISPATCHING, dispatch_wave=1)
     alert = AlertFactory(incident=incident)
     delivery = AlertDeliveryFactory(alert=alert, channel=Channel.SMS)
-    services.delivery_send(delivery_id=delivery.pk)
+    delivery_send(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert delivery.state == AlertDelivery.State.SENT
     assert delivery.provider_message_id == OutboxMessage.objects.get().provider_message_id

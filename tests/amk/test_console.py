@@ -7,8 +7,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts import services as alert_services
 from alerts.models import Alert, AlertDelivery
+from alerts.services import waves
 from amk.access import DISPATCHERS_GROUP
 from amk.console.forms import parse_coordinates
 from amk.models import Incident, IncidentEvent
@@ -246,7 +246,7 @@ def test_create_with_exclusion_keeps_reasons_and_alerts_nobody(console):
     incident = Incident.objects.get()
     assert sorted(incident.exclusion_reasons) == sorted(with_reasons)
 
-    alert_services.incident_dispatch(incident_id=incident.pk)
+    waves.incident_dispatch(incident_id=incident.pk)
 
     incident.refresh_from_db()
     assert not Alert.objects.filter(incident=incident).exists()
@@ -561,7 +561,7 @@ def test_next_wave_now(console, dispatcher, django_capture_on_commit_callbacks):
     incident = IncidentFactory()
     VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.06))  # about 6.7 km north
     with django_capture_on_commit_callbacks(execute=False):
-        alert_services.incident_dispatch(incident_id=incident.pk)
+        waves.incident_dispatch(incident_id=incident.pk)
     incident.refresh_from_db()
     assert (incident.state, incident.dispatch_wave) == (Incident.State.DISPATCHING, 1)
     assert not incident.alerts.exists()

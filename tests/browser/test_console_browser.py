@@ -11,8 +11,8 @@ import time
 import pytest
 from django.contrib.auth.models import Group
 
-from alerts import services
 from alerts.models import Alert
+from alerts.services import answers
 from amk.access import DISPATCHERS_GROUP
 from amk.models import Incident
 from tests.factories import DefibrillatorFactory, DeviceFactory, UserFactory, VolunteerFactory
@@ -119,7 +119,7 @@ def test_dispatcher_creates_incident_and_sees_acceptance_live(
     expect(page.locator("[data-count=alerted]")).to_have_text("3")
 
     alert = Alert.objects.get(incident=incident, volunteer=volunteers[0])
-    services.alert_accept(alert_id=alert.pk, volunteer=volunteers[0])
+    answers.alert_accept(alert_id=alert.pk, volunteer=volunteers[0])
 
     page.wait_for_selector("#responders .badge.state-accepted")
     expect(page.locator("[data-count=accepted]")).to_have_text("1")

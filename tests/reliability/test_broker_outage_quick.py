@@ -4,23 +4,31 @@ import pytest
 from django.urls import reverse
 from kombu.exceptions import OperationalError
 
-from alerts import services as alert_services
 from alerts.models import Alert, AlertDelivery
-from alerts.tasks import deliveries_send_task, incident_dispatch_task
+from alerts.services import waves
 from amk.models import Incident
+from config.celery import app
 from tests.factories import AARHUS_C, DispatcherFactory, VolunteerFactory, point
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _broker_down(*args, **kwargs):
-    raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+def _broker_down(monkeypatch, *task_names: str) -> None:
+    """Queuing these tasks (alerts.enqueue queues every task by name) fails as with Redis down."""
+    send_task = app.send_task
+
+    def refused(name, *args, **kwargs):
+        if name in task_names:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return send_task(name, *args, **kwargs)
+
+    monkeypatch.setattr(app, "send_task", refused)
 
 
 def test_incident_is_saved_and_answered_when_the_broker_is_down(
     client, reference_geography, monkeypatch
 ):
-    monkeypatch.setattr(incident_dispatch_task, "delay", _broker_down)
+    _broker_down(monkeypatch, "alerts.tasks.incident_dispatch_task")
     client.force_login(DispatcherFactory())
     response = client.post(
         reverse("amk:incident_create"),
@@ -34,8 +42,9 @@ def test_dispatch_commits_its_alerts_when_the_broker_is_down(reference_geography
     from amk.services import incidents as amk_services
 
     VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.001))
-    monkeypatch.setattr(incident_dispatch_task, "delay", _broker_down)
-    monkeypatch.setattr(deliveries_send_task, "delay", _broker_down)
+    _broker_down(
+        monkeypatch, "alerts.tasks.incident_dispatch_task", "alerts.tasks.deliveries_send_task"
+    )
     incident = amk_services.incident_create(
         created_by=DispatcherFactory(),
         location=point(*AARHUS_C),
@@ -43,6 +52,6 @@ def test_dispatch_commits_its_alerts_when_the_broker_is_down(reference_geography
         note="",
         exclusion_reasons=[],
     )
-    alert_services.incident_dispatch(incident_id=incident.pk)
+    waves.incident_dispatch(incident_id=incident.pk)
     assert Alert.objects.filter(incident=incident).count() == 1
     assert AlertDelivery.objects.filter(state=AlertDelivery.State.PENDING).count() == 1

@@ -12,8 +12,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from rest_framework.test import APIClient
 
-from alerts import services as alert_services
 from alerts.models import Alert, AlertDelivery
+from alerts.services import answers
 from amk.models import Incident
 from amk.services import incidents as amk_services
 from config.wsgi import application
@@ -99,7 +99,7 @@ def test_soak_mixed_load(platform, settings, fake_twilio, fake_fcm):  # noqa: F8
             .order_by("distance_m")[:1]
         ):
             try:
-                alert_services.alert_accept(alert_id=alert.pk, volunteer=alert.volunteer)
+                answers.alert_accept(alert_id=alert.pk, volunteer=alert.volunteer)
                 accepted += 1
             except Exception:
                 errors += 1

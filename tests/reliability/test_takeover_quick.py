@@ -12,11 +12,12 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from alerts import services
 from alerts.channels.base import SmsMessage, get_sms_backend
 from alerts.messages import message_texts
 from alerts.models import AlertDelivery
+from alerts.services import deliveries, sending
 from amk.models import Incident
+from tests.delivery import delivery_send
 from tests.factories import (
     AlertDeliveryFactory,
     AlertFactory,
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _lose_the_database_once(monkeypatch):
-    sent = services._deliveries_sent
+    sent = deliveries._deliveries_sent
     calls = {"n": 0}
 
     def deliveries_sent(*args, **kwargs):
@@ -38,18 +39,18 @@ def _lose_the_database_once(monkeypatch):
             raise OperationalError("server closed the connection unexpectedly")
         return sent(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_deliveries_sent", deliveries_sent)
+    monkeypatch.setattr(deliveries, "_deliveries_sent", deliveries_sent)
 
 
 def _lease_expired(delivery: AlertDelivery) -> None:
     assert AlertDelivery.objects.get(pk=delivery.pk).state == AlertDelivery.State.SENDING
-    expired = timezone.now() - services._sending_lease() - timezone.timedelta(seconds=1)
+    expired = timezone.now() - sending.sending_lease() - timezone.timedelta(seconds=1)
     AlertDelivery.objects.filter(pk=delivery.pk).update(updated_at=expired)
 
 
 def _taken_over_after_the_lease(delivery: AlertDelivery) -> None:
     _lease_expired(delivery)
-    assert services.delivery_send(delivery_id=delivery.pk) is None  # what the sweep's task does
+    assert delivery_send(delivery_id=delivery.pk) is None  # what the sweep's task does
 
 
 def _alert(**volunteer):
@@ -63,7 +64,7 @@ def test_an_sms_taken_over_after_a_lost_database_is_not_sent_twice(
     delivery = AlertDeliveryFactory(alert=_alert(), channel=AlertDelivery.Channel.SMS)
     _lose_the_database_once(monkeypatch)
     with pytest.raises(OperationalError):
-        services.delivery_send(delivery_id=delivery.pk)
+        delivery_send(delivery_id=delivery.pk)
     [taken] = fake_twilio.wait_for_messages(1, timeout=5)
 
     _taken_over_after_the_lease(delivery)
@@ -82,7 +83,7 @@ def test_a_push_taken_over_after_a_lost_database_shows_once(
     delivery = AlertDeliveryFactory(alert=alert, channel=AlertDelivery.Channel.PUSH)
     _lose_the_database_once(monkeypatch)
     with pytest.raises(OperationalError):
-        services.delivery_send(delivery_id=delivery.pk)
+        delivery_send(delivery_id=delivery.pk)
     fake_fcm.wait_for_messages(1, timeout=5)
 
     _taken_over_after_the_lease(delivery)
@@ -119,7 +120,7 @@ def test_reconciling_an_sms_ignores_the_sms_of_another_alert_to_the_same_number(
 ):
     volunteer = VolunteerFactory()
     first = AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
-    assert services.delivery_send(delivery_id=first.pk) is None  # sent and recorded
+    assert delivery_send(delivery_id=first.pk) is None  # sent and recorded
     second = AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
     # Its sender vanished after the hand-over, before Twilio had it: same number, same words.
     AlertDelivery.objects.filter(pk=second.pk).update(
@@ -142,29 +143,29 @@ def test_alerts_to_one_number_taken_over_together_each_arrive_once(
     several incidents' alerts to one number "outcome unknown", only the first had reached
     Twilio, and, the words being the same, each took that one message in the log for its own."""
     volunteer = VolunteerFactory()
-    deliveries = [
+    taken_over = [
         AlertDeliveryFactory(alert=_alert_for(volunteer), channel=AlertDelivery.Channel.SMS)
         for _ in range(3)
     ]
-    first_body = message_texts(deliveries[0])[1]
+    first_body = message_texts(taken_over[0])[1]
     get_sms_backend().send(SmsMessage(to=str(volunteer.phone), body=first_body))
-    AlertDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+    AlertDelivery.objects.filter(pk__in=[d.pk for d in taken_over]).update(
         state=AlertDelivery.State.SENDING, attempts=1, handed_over_at=timezone.now()
     )
-    for delivery in deliveries:
+    for delivery in taken_over:
         _lease_expired(delivery)
 
-    assert services.deliveries_send(delivery_ids=[d.pk for d in deliveries]) == {}
+    assert deliveries.deliveries_send(delivery_ids=[d.pk for d in taken_over]) == {}
 
     sids = set()
-    for delivery in deliveries:
+    for delivery in taken_over:
         delivery.refresh_from_db()
         assert delivery.state == AlertDelivery.State.SENT
         sids.add(delivery.provider_message_id)
     assert len(sids) == 3
     received = fake_twilio.wait_for_messages(3, timeout=5)
     assert len(received) == 3 and {m.body for m in received} == {
-        message_texts(d)[1] for d in deliveries
+        message_texts(d)[1] for d in taken_over
     }
     assert received[0].sid in sids
 

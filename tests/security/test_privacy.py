@@ -13,13 +13,14 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 from twilio.base.exceptions import TwilioRestException
 
-from alerts import services as alert_services
 from alerts.channels.twilio import error_from_twilio
 from alerts.models import Alert, AlertDelivery
+from alerts.services import answers, sending, waves
 from alerts.services.codes import login_code_send
 from alerts.services.debriefs import debrief_submit
 from amk.services import incidents as amk_services
 from config.celery import app
+from tests.delivery import delivery_send
 from tests.factories import AARHUS_C, DeviceFactory, DispatcherFactory, VolunteerFactory, point
 from volunteers.models import Consent, PhoneCode, Volunteer
 from volunteers.services.accounts import auth_token_create
@@ -191,10 +192,10 @@ def test_an_erased_account_leaves_no_personal_data_in_any_table(reference_geogra
     incident = amk_services.incident_create(
         created_by=DispatcherFactory(), location=point(*AARHUS_C), address="Store Torv 1"
     )
-    alert_services.incident_dispatch(incident_id=incident.pk)
+    waves.incident_dispatch(incident_id=incident.pk)
     alert = Alert.objects.get(incident=incident, volunteer=volunteer)
     for delivery in AlertDelivery.objects.filter(alert=alert):
-        alert_services.delivery_send(delivery_id=delivery.pk)
+        delivery_send(delivery_id=delivery.pk)
 
     class RefusingTwilio:
         def send(self, message):
@@ -207,10 +208,10 @@ def test_an_erased_account_leaves_no_personal_data_in_any_table(reference_geogra
                 )
             )
 
-    monkeypatch.setattr(alert_services, "get_sms_backend", RefusingTwilio)
-    alert_services.alert_accept(alert_id=alert.pk, volunteer=volunteer, by_sms=True)
+    monkeypatch.setattr(sending, "get_sms_backend", RefusingTwilio)
+    answers.alert_accept(alert_id=alert.pk, volunteer=volunteer, by_sms=True)
     details = AlertDelivery.objects.get(alert=alert, kind=AlertDelivery.Kind.DETAILS)
-    alert_services.delivery_send(delivery_id=details.pk)
+    delivery_send(delivery_id=details.pk)
     debrief_submit(
         volunteer=volunteer, alert_id=alert.pk, outcome="hard", comment=COMMENT, wants_call=True
     )

@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from alerts import selectors as alert_selectors
-from alerts import services as alert_services
 from alerts.models import Alert
+from alerts.services import answers as alert_answers
 from alerts.services.debriefs import debrief_submit
 from config.exceptions import ApplicationError
 from volunteers import selectors
@@ -135,7 +135,7 @@ _CONFLICT = {409: OpenApiResponse(description="Not possible in the alert's state
 
 
 class AlertReceiptApi(_AlertActionApi):
-    service = staticmethod(alert_services.alert_confirm_receipt)
+    service = staticmethod(alert_answers.alert_confirm_receipt)
 
     @extend_schema(
         operation_id="alerts_confirm_receipt",
@@ -148,7 +148,7 @@ class AlertReceiptApi(_AlertActionApi):
 
 
 class AlertAcceptApi(_AlertActionApi):
-    service = staticmethod(alert_services.alert_accept)
+    service = staticmethod(alert_answers.alert_accept)
 
     @extend_schema(
         operation_id="alerts_accept",
@@ -161,7 +161,7 @@ class AlertAcceptApi(_AlertActionApi):
 
 
 class AlertDeclineApi(_AlertActionApi):
-    service = staticmethod(alert_services.alert_decline)
+    service = staticmethod(alert_answers.alert_decline)
 
     @extend_schema(
         operation_id="alerts_decline",
@@ -182,7 +182,7 @@ PROGRESS_STATES = {
 
 
 class AlertProgressApi(_AlertActionApi):
-    service = staticmethod(alert_services.alert_progress)
+    service = staticmethod(alert_answers.alert_progress)
 
     class InputSerializer(serializers.Serializer):
         state = serializers.ChoiceField(choices=list(PROGRESS_STATES))

@@ -1,0 +1,248 @@
+"""Volunteers' answers and what follows them: receipt, accept (with a role and perhaps an AED),
+decline, progress, the release of the others once enough have accepted, the stand-down when
+the incident ends, and the SMS replies JA / NEJ.
+
+Every answer locks the incident before its alert (the order every workflow keeps), so an answer
+racing a cancel waits instead of deadlocking.
+"""
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.contrib.gis.geos import Point
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alerts import selectors
+from alerts.enqueue import deliveries_send_on_commit
+from alerts.models import Alert, AlertDelivery, DispatchPolicy
+from alerts.services.deliveries import channels_used, deliveries_create, sms_only
+from alerts.services.timeline import alert_move, volunteer_label
+from amk.models.incident import Incident, IncidentEvent
+from amk.services.incidents import incident_event_add, incident_transition
+from config.exceptions import ApplicationError
+from volunteers.models import Volunteer
+
+
+def _alert_for_volunteer(alert_id: int, volunteer: Volunteer) -> Alert:
+    """The caller's own alert, locked after its incident.
+
+    Every workflow locks in that order (incident, then alerts), and the incident lock is
+    FOR NO KEY UPDATE so that inserting timeline rows elsewhere never waits on it: an answer
+    racing a cancel waits instead of deadlocking.
+    """
+    incident_id = (
+        Alert.objects.filter(pk=alert_id, volunteer=volunteer)
+        .values_list("incident_id", flat=True)
+        .first()
+    )
+    if incident_id is None:
+        raise ApplicationError(_("No such alert."), code="not_found")
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
+    alert = Alert.objects.select_for_update(of=("self",)).select_related("aed").get(pk=alert_id)
+    alert.incident = incident
+    return alert
+
+
+@transaction.atomic
+def alert_confirm_receipt(*, alert_id: int, volunteer: Volunteer) -> Alert:
+    """The app showed the alert: push worked, so no SMS fallback is needed."""
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    now = timezone.now()
+    if alert.received_at is None:
+        Alert.objects.filter(pk=alert.pk).update(received_at=now)
+        alert.received_at = now
+        AlertDelivery.objects.filter(
+            alert=alert, channel=AlertDelivery.Channel.PUSH, kind=AlertDelivery.Kind.ALERT
+        ).update(state=AlertDelivery.State.DELIVERED, delivered_at=now, updated_at=now)
+    alert_move(alert, Alert.State.DELIVERED, from_states=[Alert.State.QUEUED, Alert.State.SENT])
+    return alert
+
+
+@transaction.atomic
+def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -> Alert:
+    """Accept an alert and get a role: fetch an AED on the way, or go straight to the patient.
+
+    The incident row is locked so that concurrent acceptances count and claim AEDs in turn.
+    """
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    incident = alert.incident
+    if alert.state in Alert.RESPONDING_STATES:
+        return alert
+    if not incident.is_open:
+        raise ApplicationError(_("The incident has ended; you do not need to go."), code="ended")
+    if alert.state not in Alert.WAITING_STATES:
+        raise ApplicationError(
+            _("This alert can no longer be accepted (%(state)s).")
+            % {"state": alert.get_state_display()},
+            code="not_open",
+        )
+    policy = selectors.dispatch_policy_current()
+    now = timezone.now()
+    location = _fresh_location(volunteer, policy, now)
+    if location is not None and (
+        selectors.metres_between(location, incident.location) > policy.acceptance_max_distance_m
+    ):
+        raise ApplicationError(
+            _("You are too far away from the incident now; others have been alerted."),
+            code="out_of_range",
+        )
+    aed = None
+    fetchers = Alert.objects.filter(
+        incident=incident, role=Alert.Role.AED, state__in=Alert.RESPONDING_STATES
+    ).count()
+    if fetchers < policy.aed_fetchers:
+        preferred: frozenset[int] = frozenset()
+        if alert.pool == Alert.Pool.CORPS and volunteer.local_area:
+            preferred = frozenset(volunteer.local_area.local_aeds.values_list("pk", flat=True))
+        aed = selectors.aed_for_responder(
+            incident_id=incident.pk,
+            point=incident.location,
+            responder_location=location,
+            preferred_aed_ids=preferred,
+            policy=policy,
+            at=now,
+        )
+    role = Alert.Role.AED if aed else Alert.Role.CPR
+    alert_move(
+        alert,
+        Alert.State.ACCEPTED,
+        from_states=Alert.WAITING_STATES,
+        role=role,
+        aed=aed,
+        answered_at=now,
+    )
+    if aed:
+        incident_event_add(
+            incident_id=incident.pk,
+            kind=IncidentEvent.Kind.AED_CLAIMED,
+            message=_("%(volunteer)s fetches AED %(aed)s")
+            % {"volunteer": volunteer_label(alert), "aed": aed.name},
+            alert_id=alert.pk,
+        )
+    if by_sms:
+        deliveries_send_on_commit(
+            delivery_ids=deliveries_create(sms_only([alert]), AlertDelivery.Kind.DETAILS)
+        )
+    if selectors.accepted_count(incident_id=incident.pk) >= policy.target_accepted:
+        _release_waiting(incident)
+    return alert
+
+
+def _fresh_location(volunteer: Volunteer, policy: DispatchPolicy, now: dt.datetime) -> Point | None:
+    if volunteer.location is None or volunteer.location_updated_at is None:
+        return None
+    if now - volunteer.location_updated_at > dt.timedelta(seconds=policy.location_max_age_s):
+        return None
+    return volunteer.location
+
+
+def _release_waiting(incident: Incident) -> None:
+    """The target is reached: thank the others and stop recruiting."""
+    waiting = list(Alert.objects.filter(incident=incident, state__in=Alert.WAITING_STATES))
+    for alert in waiting:
+        alert_move(alert, Alert.State.RELEASED, from_states=Alert.WAITING_STATES)
+    incident_transition(
+        incident_id=incident.pk,
+        to_state=Incident.State.ACTIVE,
+        from_states=[Incident.State.DISPATCHING],
+    )
+    deliveries_send_on_commit(
+        delivery_ids=deliveries_create(channels_used(waiting), AlertDelivery.Kind.RELEASE)
+    )
+
+
+@transaction.atomic
+def alert_decline(*, alert_id: int, volunteer: Volunteer) -> Alert:
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    if alert.state == Alert.State.DECLINED:
+        return alert
+    if not alert_move(
+        alert, Alert.State.DECLINED, from_states=Alert.WAITING_STATES, answered_at=timezone.now()
+    ):
+        raise ApplicationError(
+            _("This alert can no longer be declined (%(state)s).")
+            % {"state": alert.get_state_display()},
+            code="not_open",
+        )
+    return alert
+
+
+# Progress a responder reports, and the states each step may come from.
+PROGRESS_STEPS: dict[str, tuple[str, ...]] = {
+    Alert.State.EN_ROUTE: (Alert.State.ACCEPTED,),
+    Alert.State.AED_COLLECTED: (Alert.State.ACCEPTED, Alert.State.EN_ROUTE),
+    Alert.State.ON_SCENE: (Alert.State.ACCEPTED, Alert.State.EN_ROUTE, Alert.State.AED_COLLECTED),
+    Alert.State.RELEASED: Alert.RESPONDING_STATES,
+}
+
+
+@transaction.atomic
+def alert_progress(*, alert_id: int, volunteer: Volunteer, state: str) -> Alert:
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    if state not in PROGRESS_STEPS:
+        raise ApplicationError(_("Unknown progress step."), field="state", code="invalid")
+    if state == Alert.State.AED_COLLECTED and alert.role != Alert.Role.AED:
+        raise ApplicationError(_("You were not asked to fetch an AED."), field="state")
+    if alert.state == state:
+        return alert
+    released_aed: dict[str, Any] = {}
+    if state == Alert.State.RELEASED and alert.state in (
+        Alert.State.ACCEPTED,
+        Alert.State.EN_ROUTE,
+    ):
+        # Withdrawing before collecting it frees the AED for another responder.
+        released_aed = {"role": Alert.Role.NONE, "aed": None}
+    if not alert_move(alert, state, from_states=PROGRESS_STEPS[state], **released_aed):
+        raise ApplicationError(
+            _("Cannot go from %(from)s to %(to)s.")
+            % {"from": alert.get_state_display(), "to": Alert.State(state).label},
+            field="state",
+        )
+    return alert
+
+
+def alerts_stand_down(*, incident: Incident, actor: User | None = None) -> None:
+    """The incident ended: tell everyone still alerted or on the way, and close their alerts."""
+    live = list(Alert.objects.filter(incident=incident, state__in=Alert.LIVE_STATES))
+    to_state = (
+        Alert.State.CANCELLED
+        if incident.state == Incident.State.CANCELLED
+        else Alert.State.RELEASED
+    )
+    for alert in live:
+        alert_move(alert, to_state, from_states=Alert.LIVE_STATES, actor=actor)
+    deliveries_send_on_commit(
+        delivery_ids=deliveries_create(channels_used(live), AlertDelivery.Kind.STAND_DOWN)
+    )
+
+
+def sms_reply_handle(*, from_phone: str, body: str) -> Alert | None:
+    """JA accepts and NEJ declines the sender's latest open alert; anything else is ignored."""
+    words = re.findall(r"\w+", body)
+    answer = words[0].upper() if words else ""
+    if answer not in {"JA", "NEJ", "YES", "NO"}:
+        return None
+    volunteer = Volunteer.objects.filter(phone=from_phone).first()
+    if volunteer is None:
+        return None
+    alert = (
+        Alert.objects.filter(
+            volunteer=volunteer,
+            state__in=Alert.WAITING_STATES,
+            incident__state__in=Incident.OPEN_STATES,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if alert is None:
+        return None
+    try:
+        if answer in {"JA", "YES"}:
+            return alert_accept(alert_id=alert.pk, volunteer=volunteer, by_sms=True)
+        return alert_decline(alert_id=alert.pk, volunteer=volunteer)
+    except ApplicationError:
+        return None

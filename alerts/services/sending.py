@@ -1,0 +1,239 @@
+"""The hand-over to the providers, the middle of the delivery engine: deliveries claimed (with
+their lease), their messages built in a few queries for the whole batch, the hand-over
+recorded, and the providers called, one thread per delivery of a batch. What comes of each
+call is left on its ``Outgoing`` for ``alerts.services.deliveries`` to record.
+"""
+
+import datetime as dt
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts import selectors
+from alerts.channels.base import (
+    PermanentChannelError,
+    PushBackend,
+    PushMessage,
+    SmsBackend,
+    SmsMessage,
+    get_push_backend,
+    get_sms_backend,
+)
+from alerts.enqueue import SEND_BATCH
+from alerts.messages import message_texts
+from alerts.models import AlertDelivery
+from volunteers.models import Device
+
+# A message the provider may have taken is looked up from a little before the first try.
+RECONCILE_MARGIN = dt.timedelta(minutes=1)
+
+
+def sending_lease() -> dt.timedelta:
+    """How long a claimed delivery is left to its sender before another may take it over:
+    longer than any provider call may last, so a live sender is never doubled."""
+    provider_timeout_s = max(settings.TWILIO_TIMEOUT_S, settings.FCM_TIMEOUT_S)
+    return dt.timedelta(seconds=provider_timeout_s + 5)
+
+
+_CLAIM_SQL = """
+    UPDATE {table} AS d SET
+        state = %(sending)s,
+        attempts = d.attempts + 1,
+        outcome_unknown_since = CASE WHEN d.state = %(sending)s
+            THEN COALESCE(d.outcome_unknown_since, d.handed_over_at)
+            ELSE d.outcome_unknown_since END,
+        updated_at = %(now)s
+    WHERE d.id IN (
+        SELECT id FROM {table}
+        WHERE id = ANY(%(ids)s)
+          AND ((state = %(pending)s AND next_attempt_at <= %(now)s)
+               OR (state = %(sending)s AND updated_at < %(expired)s))
+        ORDER BY id
+        FOR UPDATE
+    )
+    RETURNING d.id
+"""
+
+
+def deliveries_claim(delivery_ids: list[int]) -> list[AlertDelivery]:
+    """Take deliveries for sending, atomically per row: pending ones that are due, and those
+    whose sender vanished mid-send (their lease ran out).
+
+    A take-over from a sender that had handed the message over is an outcome unknown: the
+    provider may have taken it before the sender lost its worker or its database. Rows are
+    locked in id order, so two senders given overlapping batches never deadlock, and a row
+    another sender claimed meanwhile is re-checked and left to it.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL.format(table=connection.ops.quote_name(AlertDelivery._meta.db_table)),
+            {
+                "ids": list(delivery_ids),
+                "now": now,
+                "expired": now - sending_lease(),
+                "pending": AlertDelivery.State.PENDING,
+                "sending": AlertDelivery.State.SENDING,
+            },
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return []
+    return list(
+        AlertDelivery.objects.select_related(
+            "alert__incident__municipality", "alert__volunteer", "alert__aed"
+        )
+        .filter(pk__in=claimed)
+        .order_by("pk")
+    )
+
+
+@dataclass
+class Outgoing:
+    """One claimed delivery on its way: the message, and what the provider call needs."""
+
+    delivery: AlertDelivery
+    message: SmsMessage | PushMessage | None = None
+    device_id: int | None = None
+    # An SMS whose last attempt may have reached Twilio: looked up in its log before sending.
+    reconcile: bool = False
+    outcome: str | Exception | None = None
+
+
+def _status_callback_url() -> str | None:
+    base = settings.PUBLIC_BASE_URL
+    return f"{base.rstrip('/')}{reverse('twilio-status')}" if base else None
+
+
+def messages_build(deliveries: list[AlertDelivery]) -> list[Outgoing]:
+    """Build every message in a few queries; one that cannot be built fails permanently."""
+    pushes = [d for d in deliveries if d.channel == AlertDelivery.Channel.PUSH]
+    # Each volunteer's most recently seen device (no query at all for a batch without push).
+    devices = {
+        volunteer_id: (pk, token)
+        for pk, volunteer_id, token in Device.objects.filter(
+            volunteer_id__in={d.alert.volunteer_id for d in pushes}, is_active=True
+        )
+        .order_by("volunteer_id", F("last_seen_at").desc(nulls_last=True), "-pk")
+        .distinct("volunteer_id")
+        .values_list("pk", "volunteer_id", "push_token")
+    }
+    sms_alert = any(
+        d.channel == AlertDelivery.Channel.SMS and d.kind == AlertDelivery.Kind.ALERT
+        for d in deliveries
+    )
+    validity = selectors.dispatch_policy_current().sms_validity_s if sms_alert else None
+    callback_url = _status_callback_url()
+    outgoing = []
+    for delivery in deliveries:
+        item = Outgoing(delivery)
+        title, body = message_texts(delivery)
+        alert = delivery.alert
+        try:
+            if delivery.channel == AlertDelivery.Channel.SMS:
+                if alert.volunteer is None:  # erased: _still_relevant made it moot already
+                    raise PermanentChannelError("no volunteer")
+                item.message = SmsMessage(
+                    to=str(alert.volunteer.phone),
+                    body=body,
+                    validity_s=validity if delivery.kind == AlertDelivery.Kind.ALERT else None,
+                    status_callback_url=callback_url,
+                )
+                item.reconcile = delivery.outcome_unknown_since is not None
+            elif alert.volunteer_id not in devices:
+                raise PermanentChannelError("no active device")
+            else:
+                item.device_id, token = devices[alert.volunteer_id]
+                item.message = PushMessage(
+                    token=token,
+                    title=title,
+                    body=body,
+                    data={
+                        "alert_id": str(alert.pk),
+                        "incident_id": str(alert.incident_id),
+                        "kind": delivery.kind,
+                    },
+                    ttl_s=300,
+                    # Sent again after a lost answer or a lost sender, it replaces the first
+                    # on the phone.
+                    collapse_id=f"alert-{alert.pk}-{delivery.kind}",
+                )
+        except PermanentChannelError as error:
+            item.outcome = error
+        outgoing.append(item)
+    return outgoing
+
+
+def hand_over(outgoing: list[Outgoing]) -> None:
+    """Record, right before calling the provider, that the messages may leave from here on.
+
+    A sender that vanishes before this point never reached the provider and its deliveries
+    are simply sent by whoever takes them over; after it, the outcome is unknown.
+    """
+    AlertDelivery.objects.filter(pk__in=[item.delivery.pk for item in outgoing]).update(
+        handed_over_at=timezone.now()
+    )
+
+
+def _deliver(item: Outgoing, sms: SmsBackend, push: PushBackend) -> None:
+    """The provider call, and nothing else (it may run in a pool thread: no database here)."""
+    message = item.message
+    try:
+        if isinstance(message, PushMessage):
+            item.outcome = push.send(message)
+            return
+        if message is None:  # not built: its outcome is set already
+            return
+        unknown_since = item.delivery.outcome_unknown_since
+        if item.reconcile and unknown_since is not None:
+            # The last attempt may have reached Twilio: look before sending it again. Only this
+            # delivery's message has its text (alerts.messages: the SMS names its alert).
+            item.outcome = sms.find_sent(message, since=unknown_since - RECONCILE_MARGIN)
+            if item.outcome:
+                return
+        item.outcome = sms.send(message)
+    except Exception as error:  # sorted by the caller, so one failure leaves the others alone
+        item.outcome = error
+
+
+_pools = threading.local()
+
+
+def _send_pool() -> ThreadPoolExecutor:
+    """The calling thread's own pool, one thread per delivery of a batch: batches sent at the
+    same moment from other threads (a worker with a thread pool) never queue behind it."""
+    pool = getattr(_pools, "executor", None)
+    if pool is None:
+        pool = _pools.executor = ThreadPoolExecutor(
+            max_workers=SEND_BATCH, thread_name_prefix="send"
+        )
+    return pool
+
+
+def _forget_pools() -> None:
+    """A forked child (a prefork worker process) has none of its parent's threads."""
+    global _pools
+    _pools = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def hand_over_and_send(ready: list[Outgoing]) -> None:
+    """Hand every message to its provider at once; each outcome lands on its item."""
+    sms, push = get_sms_backend(), get_push_backend()
+    hand_over(ready)
+    # The providers' clients are thread-safe (one thread per message of the batch); a backend
+    # that is not (the outbox writes to the database) sends one after another.
+    concurrent = len(ready) > 1 and all(getattr(b, "thread_safe", False) for b in (sms, push))
+    run = _send_pool().map if concurrent else map
+    for _ in run(functools.partial(_deliver, sms=sms, push=push), ready):
+        pass
