@@ -1,9 +1,17 @@
-"""Admin for dispatch: the policy is edited here; alerts and deliveries are a read-only record."""
+"""Admin for dispatch: the policy is edited here; alerts, deliveries and their attempts (every
+hand-over to a provider) are a read-only record."""
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from alerts.models import Alert, AlertDelivery, DispatchPolicy, OutboxMessage
+from alerts.models import (
+    Alert,
+    AlertDelivery,
+    AlertDeliveryAttempt,
+    DispatchPolicy,
+    OutboxMessage,
+)
 
 
 @admin.register(DispatchPolicy)
@@ -105,6 +113,48 @@ class AlertAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
+class AttemptInline(admin.TabularInline):
+    """Every hand-over of the delivery to its provider, and what came of it."""
+
+    model = AlertDeliveryAttempt
+    fields = [
+        "number",
+        "claimed",
+        "handed_over",
+        "finished",
+        "duration_ms",
+        "outcome",
+        "provider_message_id",
+        "error",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    # To the millisecond: the admin's own format stops at the minute.
+    @admin.display(description=_("claimed"))
+    def claimed(self, obj):
+        return _precise(obj.claimed_at)
+
+    @admin.display(description=_("handed to the provider"))
+    def handed_over(self, obj):
+        return _precise(obj.handed_over_at)
+
+    @admin.display(description=_("answered"))
+    def finished(self, obj):
+        return _precise(obj.finished_at)
+
+
+def _precise(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if moment else "–"
+
+
 @admin.register(AlertDelivery)
 class AlertDeliveryAdmin(ReadOnlyAdmin):
     list_display = [
@@ -119,6 +169,7 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["state", "channel", "kind"]
     search_fields = ["provider_message_id"]
+    inlines = [AttemptInline]
     show_full_result_count = False
 
 

@@ -1,5 +1,5 @@
 """Alerts' tables: the dispatch policy, one alert per (incident, volunteer), its deliveries per
-channel and kind, and the demo's outbox of recorded messages."""
+channel and kind with the attempt history of each, and the demo's outbox of recorded messages."""
 
 from django.contrib.gis.db import models
 from django.utils import timezone
@@ -229,6 +229,55 @@ class AlertDelivery(models.Model):
         return (
             f"{self.get_channel_display()} {self.get_kind_display()} ({self.get_state_display()})"
         )
+
+
+class AlertDeliveryAttempt(models.Model):
+    """One hand-over of a delivery to its provider and what came of it: the record of every try.
+
+    Written by the delivery engine in the statements that move the delivery: the row at the
+    hand-over, its outcome with the delivery's next state. A row still awaiting the provider
+    when another sender takes the delivery over becomes "outcome unknown".
+    """
+
+    class Outcome(models.TextChoices):
+        IN_FLIGHT = "", _("Awaiting the provider")
+        SENT = "sent", _("Sent")
+        TRANSIENT_ERROR = "transient", _("Temporary error")
+        PERMANENT_ERROR = "permanent", _("Permanent error")
+        OUTCOME_UNKNOWN = "unknown", _("Outcome unknown")
+        RECONCILED = "reconciled", _("Found in the provider's log")
+
+    # Indexed by the unique constraint (delivery, number).
+    delivery = models.ForeignKey(
+        AlertDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempt_history",
+        db_index=False,
+        verbose_name=_("delivery"),
+    )
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    claimed_at = models.DateTimeField(_("claimed"))
+    handed_over_at = models.DateTimeField(_("handed to the provider"))
+    finished_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, blank=True, default=Outcome.IN_FLIGHT
+    )
+    provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["delivery", "number"], name="delivery_attempt_one_per_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.get_outcome_display()}"
 
 
 class OutboxMessage(models.Model):

@@ -1,9 +1,9 @@
 """Reads for dispatch: the policy in force, candidate volunteers, AEDs on the way, how many
-have accepted, and a volunteer's own alerts."""
+have accepted, a volunteer's own alerts, and the deliveries' attempt history for the board."""
 
 import datetime as dt
 import functools
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from django.contrib.gis.geos import Point
 from django.contrib.gis.geos.geometry import GEOSGeometryBase
@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from alerts.models import Alert, DispatchPolicy
+from alerts.models import Alert, AlertDeliveryAttempt, DispatchPolicy
 from config.postgis.prepared import PreparedStatement
 from defibrillators.availability import aed_is_available
 from defibrillators.models import Defibrillator
@@ -251,6 +251,37 @@ def aed_for_responder(
 def accepted_count(*, incident_id: int) -> int:
     """How many of the incident's volunteers have accepted and are still responding."""
     return Alert.objects.filter(incident_id=incident_id, state__in=Alert.RESPONDING_STATES).count()
+
+
+# --- The deliveries' attempt history (the dispatcher's board, the message detail) ---------------
+
+# What the message detail shows of each attempt (the admin shows every column).
+ATTEMPT_FIELDS = (
+    "number",
+    "handed_over_at",
+    "outcome",
+    "duration_ms",
+    "provider_message_id",
+    "error",
+)
+
+
+def delivery_attempts(*, incident_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Every hand-over of the incident's deliveries to a provider, by delivery id, in order of
+    attempt: ATTEMPT_FIELDS and the outcome's label in the active language (one query,
+    whatever the number of alerts)."""
+    labels = dict(AlertDeliveryAttempt.Outcome.choices)
+    by_delivery: dict[int, list[dict[str, Any]]] = {}
+    rows = (
+        AlertDeliveryAttempt.objects.filter(delivery__alert__incident_id=incident_id)
+        .order_by("delivery_id", "number")
+        .values("delivery_id", *ATTEMPT_FIELDS)
+    )
+    for row in rows:
+        attempt: dict[str, Any] = dict(row)
+        attempt["outcome_label"] = str(labels.get(row["outcome"], row["outcome"]))
+        by_delivery.setdefault(attempt.pop("delivery_id"), []).append(attempt)
+    return by_delivery
 
 
 # --- The volunteers' app (volunteers/apis.py) ----------------------------------------------------

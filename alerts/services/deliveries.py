@@ -3,14 +3,15 @@ retried with backoff, failed: a push alert falling back to SMS), and the provide
 callbacks.
 
 A delivery is sent only while it is pending and its state moves by conditional UPDATE, so a
-task run twice sends once. The claim, the hand-over and the provider calls are in
-``alerts.services.sending``.
+task run twice sends once. Every statement that moves a delivery after a hand-over also writes
+the outcome of its attempt (``AlertDeliveryAttempt``), in the same statement or transaction.
+The claim, the hand-over and the provider calls are in ``alerts.services.sending``.
 """
 
 import datetime as dt
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.channels.base import (
@@ -20,7 +21,7 @@ from alerts.channels.base import (
     UnregisteredTokenError,
 )
 from alerts.enqueue import SEND_BATCH, deliveries_send_on_commit
-from alerts.models import Alert, AlertDelivery
+from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt
 from alerts.services import sending
 from alerts.services.sending import Outgoing
 from alerts.services.timeline import alert_event, alert_move
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 6
 MAX_BACKOFF_S = 30
+
+Outcome = AlertDeliveryAttempt.Outcome
 
 
 # --- Which deliveries an alert gets ------------------------------------------------------------
@@ -125,7 +128,7 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, int]:
 
 
 def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
-    deliveries = sending.deliveries_claim(delivery_ids)
+    claimed_at, deliveries = sending.deliveries_claim(delivery_ids)
     moot = [d.pk for d in deliveries if not _still_relevant(d)]
     if moot:
         AlertDelivery.objects.filter(pk__in=moot).update(
@@ -136,7 +139,7 @@ def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
     outgoing = sending.messages_build([d for d in deliveries if d.pk not in moot])
     ready = [item for item in outgoing if item.outcome is None]
     if ready:
-        sending.hand_over_and_send(ready)
+        sending.hand_over_and_send(ready, claimed_at=claimed_at)
     _deliveries_sent([item for item in outgoing if isinstance(item.outcome, str)])
     retries = {}
     for item in outgoing:
@@ -151,18 +154,38 @@ def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
         elif isinstance(outcome, TransientChannelError):
             retry_in = _delivery_retry(item)
         elif isinstance(outcome, PermanentChannelError):
-            _delivery_failed(delivery, str(outcome))
+            _delivery_failed(delivery, str(outcome), attempt=item)
         elif isinstance(outcome, Exception):
-            # Not a provider's answer we know: left "sending", it is taken over after its
-            # lease as an outcome unknown, like the send of a worker that died.
+            # Not a provider's answer we know: left "sending" (its attempt awaiting the
+            # provider), it is taken over after its lease as an outcome unknown, like the send
+            # of a worker that died.
             logger.error("Sending delivery %s failed", delivery.pk, exc_info=outcome)
         if retry_in is not None:
             retries[delivery.pk] = retry_in
     return retries
 
 
+_SENT_SQL = """
+    WITH sent AS (
+        SELECT * FROM unnest(
+            %(ids)s::bigint[], %(attempt_ids)s::bigint[], %(provider_ids)s::varchar[],
+            %(outcomes)s::varchar[], %(finished)s::timestamptz[], %(durations)s::integer[]
+        ) AS s (id, attempt_id, provider_message_id, outcome, finished_at, duration_ms)
+    ), attempts AS (
+        UPDATE {attempts} AS a SET outcome = s.outcome,
+            provider_message_id = s.provider_message_id, finished_at = s.finished_at,
+            duration_ms = s.duration_ms
+        FROM sent AS s WHERE a.id = s.attempt_id
+    )
+    UPDATE {deliveries} AS d SET state = %(state)s, provider_message_id = s.provider_message_id,
+        last_error = '', sent_at = %(now)s, updated_at = %(now)s
+    FROM sent AS s WHERE d.id = s.id
+"""
+
+
 def _deliveries_sent(sent: list[Outgoing]) -> None:
-    """Record the provider ids; alerts now on their way move to "sent", on the timeline.
+    """Record the provider ids on the deliveries and their attempts (one statement); alerts now
+    on their way move to "sent", on the timeline.
 
     The incidents are locked first (the order every workflow keeps: incident, then its
     alerts), so this never deadlocks with an answer or a stand-down of the same incident.
@@ -184,9 +207,23 @@ def _deliveries_sent(sent: list[Outgoing]) -> None:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        AlertDelivery.objects.bulk_update(
-            deliveries, ["state", "provider_message_id", "last_error", "sent_at", "updated_at"]
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SENT_SQL.format(
+                    deliveries=connection.ops.quote_name(AlertDelivery._meta.db_table),
+                    attempts=connection.ops.quote_name(AlertDeliveryAttempt._meta.db_table),
+                ),
+                {
+                    "ids": [item.delivery.pk for item in sent],
+                    "attempt_ids": [item.attempt_id for item in sent],
+                    "provider_ids": [item.outcome for item in sent],
+                    "outcomes": [item.attempt_outcome for item in sent],
+                    "finished": [item.finished_at for item in sent],
+                    "durations": [item.duration_ms for item in sent],
+                    "state": AlertDelivery.State.SENT,
+                    "now": now,
+                },
+            )
         queued = list(
             Alert.objects.select_for_update(of=("self",))
             .filter(pk__in=alerts, state=Alert.State.QUEUED)
@@ -202,32 +239,52 @@ def _deliveries_sent(sent: list[Outgoing]) -> None:
             )
 
 
+def _attempt_finish(item: Outgoing) -> None:
+    """The outcome of one failed hand-over on its attempt row (in the caller's transaction)."""
+    if item.attempt_id is None:
+        return
+    AlertDeliveryAttempt.objects.filter(pk=item.attempt_id).update(
+        outcome=item.attempt_outcome,
+        error=str(item.outcome)[:1000],
+        finished_at=item.finished_at,
+        duration_ms=item.duration_ms,
+    )
+
+
 def _delivery_retry(item: Outgoing, *, outcome_unknown: bool = False) -> int | None:
     delivery, error = item.delivery, item.outcome
     retry_in = _retry_in(delivery)
     if retry_in is None:
-        _delivery_failed(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+        _delivery_failed(
+            delivery, f"gave up after {delivery.attempts} attempts: {error}", attempt=item
+        )
         return None
     now = timezone.now()
     fields: dict[str, object] = {"handed_over_at": None}
     if outcome_unknown and delivery.outcome_unknown_since is None:
         fields["outcome_unknown_since"] = now
-    AlertDelivery.objects.filter(pk=delivery.pk).update(
-        state=AlertDelivery.State.PENDING,
-        last_error=str(error)[:1000],
-        next_attempt_at=now + dt.timedelta(seconds=retry_in),
-        updated_at=now,
-        **fields,
-    )
+    with transaction.atomic():
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            state=AlertDelivery.State.PENDING,
+            last_error=str(error)[:1000],
+            next_attempt_at=now + dt.timedelta(seconds=retry_in),
+            updated_at=now,
+            **fields,
+        )
+        _attempt_finish(item)
     return retry_in
 
 
 @transaction.atomic
-def _delivery_failed(delivery: AlertDelivery, reason: str) -> None:
+def _delivery_failed(
+    delivery: AlertDelivery, reason: str, *, attempt: Outgoing | None = None
+) -> None:
     """Mark it failed; an alert whose push failed goes by SMS, one with no channel left fails."""
     AlertDelivery.objects.filter(pk=delivery.pk).update(
         state=AlertDelivery.State.FAILED, last_error=reason[:1000], updated_at=timezone.now()
     )
+    if attempt is not None:
+        _attempt_finish(attempt)
     alert = delivery.alert
     if delivery.kind != AlertDelivery.Kind.ALERT:
         return

@@ -3,7 +3,7 @@
 
 from collections.abc import Iterable
 
-from alerts.models import Alert, AlertDelivery, OutboxMessage
+from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt, OutboxMessage
 from volunteers.models import Volunteer
 
 
@@ -11,11 +11,14 @@ def volunteer_alert_data_erase(
     *, volunteer: Volunteer, phone: str, push_tokens: Iterable[str]
 ) -> None:
     """The alerts stay for the statistics (Alert.volunteer is SET_NULL when the volunteer goes);
-    the position snapshots, the provider errors on the deliveries (Twilio's text names the
-    number) and the recorded outbox messages to the number or the push tokens (demo and tests)
-    go now, in the caller's transaction."""
+    the position snapshots, the provider errors on the deliveries and their attempts (Twilio's
+    text names the number) and the recorded outbox messages to the number or the push tokens
+    (demo and tests) go now, in the caller's transaction."""
     Alert.objects.filter(volunteer=volunteer).update(volunteer_location=None)
     AlertDelivery.objects.filter(alert__volunteer=volunteer).exclude(last_error="").update(
         last_error=""
     )
+    AlertDeliveryAttempt.objects.filter(delivery__alert__volunteer=volunteer).exclude(
+        error=""
+    ).update(error="")
     OutboxMessage.objects.filter(recipient__in=[phone, *push_tokens]).delete()

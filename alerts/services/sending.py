@@ -1,13 +1,15 @@
 """The hand-over to the providers, the middle of the delivery engine: deliveries claimed (with
-their lease), their messages built in a few queries for the whole batch, the hand-over
-recorded, and the providers called, one thread per delivery of a batch. What comes of each
-call is left on its ``Outgoing`` for ``alerts.services.deliveries`` to record.
+their lease), their messages built in a few queries for the whole batch, the hand-over recorded
+together with one attempt row per delivery (one statement), and the providers called, one
+thread per delivery of a batch. What comes of each call is left on its ``Outgoing`` for
+``alerts.services.deliveries`` to record.
 """
 
 import datetime as dt
 import functools
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,21 +21,25 @@ from django.utils import timezone
 
 from alerts import selectors
 from alerts.channels.base import (
+    OutcomeUnknownError,
     PermanentChannelError,
     PushBackend,
     PushMessage,
     SmsBackend,
     SmsMessage,
+    TransientChannelError,
     get_push_backend,
     get_sms_backend,
 )
 from alerts.enqueue import SEND_BATCH
 from alerts.messages import message_texts
-from alerts.models import AlertDelivery
+from alerts.models import AlertDelivery, AlertDeliveryAttempt
 from volunteers.models import Device
 
 # A message the provider may have taken is looked up from a little before the first try.
 RECONCILE_MARGIN = dt.timedelta(minutes=1)
+
+Outcome = AlertDeliveryAttempt.Outcome
 
 
 def sending_lease() -> dt.timedelta:
@@ -44,50 +50,63 @@ def sending_lease() -> dt.timedelta:
 
 
 _CLAIM_SQL = """
-    UPDATE {table} AS d SET
-        state = %(sending)s,
-        attempts = d.attempts + 1,
-        outcome_unknown_since = CASE WHEN d.state = %(sending)s
-            THEN COALESCE(d.outcome_unknown_since, d.handed_over_at)
-            ELSE d.outcome_unknown_since END,
-        updated_at = %(now)s
-    WHERE d.id IN (
-        SELECT id FROM {table}
-        WHERE id = ANY(%(ids)s)
-          AND ((state = %(pending)s AND next_attempt_at <= %(now)s)
-               OR (state = %(sending)s AND updated_at < %(expired)s))
-        ORDER BY id
-        FOR UPDATE
+    WITH claimed AS (
+        UPDATE {deliveries} AS d SET
+            state = %(sending)s,
+            attempts = d.attempts + 1,
+            outcome_unknown_since = CASE WHEN d.state = %(sending)s
+                THEN COALESCE(d.outcome_unknown_since, d.handed_over_at)
+                ELSE d.outcome_unknown_since END,
+            updated_at = %(now)s
+        WHERE d.id IN (
+            SELECT id FROM {deliveries}
+            WHERE id = ANY(%(ids)s)
+              AND ((state = %(pending)s AND next_attempt_at <= %(now)s)
+                   OR (state = %(sending)s AND updated_at < %(expired)s))
+            ORDER BY id
+            FOR UPDATE
+        )
+        RETURNING d.id
+    ), lost AS (
+        UPDATE {attempts} SET outcome = %(unknown)s, error = %(lost)s
+        WHERE delivery_id IN (SELECT id FROM claimed) AND outcome = %(in_flight)s
     )
-    RETURNING d.id
+    SELECT id FROM claimed
 """
 
 
-def deliveries_claim(delivery_ids: list[int]) -> list[AlertDelivery]:
+def deliveries_claim(delivery_ids: list[int]) -> tuple[dt.datetime, list[AlertDelivery]]:
     """Take deliveries for sending, atomically per row: pending ones that are due, and those
-    whose sender vanished mid-send (their lease ran out).
+    whose sender vanished mid-send (their lease ran out). Returns the claim's time with them.
 
     A take-over from a sender that had handed the message over is an outcome unknown: the
-    provider may have taken it before the sender lost its worker or its database. Rows are
-    locked in id order, so two senders given overlapping batches never deadlock, and a row
-    another sender claimed meanwhile is re-checked and left to it.
+    provider may have taken it before the sender lost its worker or its database; its attempt
+    row, still awaiting the provider, says so from here on. Rows are locked in id order, so two
+    senders given overlapping batches never deadlock, and a row another sender claimed
+    meanwhile is re-checked and left to it.
     """
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            _CLAIM_SQL.format(table=connection.ops.quote_name(AlertDelivery._meta.db_table)),
+            _CLAIM_SQL.format(
+                deliveries=connection.ops.quote_name(AlertDelivery._meta.db_table),
+                attempts=connection.ops.quote_name(AlertDeliveryAttempt._meta.db_table),
+            ),
             {
                 "ids": list(delivery_ids),
                 "now": now,
                 "expired": now - sending_lease(),
                 "pending": AlertDelivery.State.PENDING,
                 "sending": AlertDelivery.State.SENDING,
+                "unknown": Outcome.OUTCOME_UNKNOWN,
+                "in_flight": Outcome.IN_FLIGHT,
+                "lost": "no answer recorded: the sender was lost after the hand-over",
             },
         )
         claimed = [row[0] for row in cursor.fetchall()]
     if not claimed:
-        return []
-    return list(
+        return now, []
+    return now, list(
         AlertDelivery.objects.select_related(
             "alert__incident__municipality", "alert__volunteer", "alert__aed"
         )
@@ -98,7 +117,8 @@ def deliveries_claim(delivery_ids: list[int]) -> list[AlertDelivery]:
 
 @dataclass
 class Outgoing:
-    """One claimed delivery on its way: the message, and what the provider call needs."""
+    """One claimed delivery on its way: the message, what the provider call needs, and what
+    came of it (for the delivery and for its attempt row)."""
 
     delivery: AlertDelivery
     message: SmsMessage | PushMessage | None = None
@@ -106,6 +126,25 @@ class Outgoing:
     # An SMS whose last attempt may have reached Twilio: looked up in its log before sending.
     reconcile: bool = False
     outcome: str | Exception | None = None
+    # The attempt row written at the hand-over, and the call's end.
+    attempt_id: int | None = None
+    found_in_log: bool = False
+    finished_at: dt.datetime | None = None
+    duration_ms: int | None = None
+
+    @property
+    def attempt_outcome(self) -> str:
+        """What the attempt row records; an exception we do not know leaves it in flight."""
+        outcome = self.outcome
+        if isinstance(outcome, str):
+            return Outcome.RECONCILED if self.found_in_log else Outcome.SENT
+        if isinstance(outcome, OutcomeUnknownError):
+            return Outcome.OUTCOME_UNKNOWN
+        if isinstance(outcome, TransientChannelError):
+            return Outcome.TRANSIENT_ERROR
+        if isinstance(outcome, PermanentChannelError):
+            return Outcome.PERMANENT_ERROR
+        return Outcome.IN_FLIGHT
 
 
 def _status_callback_url() -> str | None:
@@ -172,20 +211,51 @@ def messages_build(deliveries: list[AlertDelivery]) -> list[Outgoing]:
     return outgoing
 
 
-def hand_over(outgoing: list[Outgoing]) -> None:
-    """Record, right before calling the provider, that the messages may leave from here on.
+_HAND_OVER_SQL = """
+    WITH handed AS (
+        UPDATE {deliveries} SET handed_over_at = %(now)s
+        WHERE id = ANY(%(ids)s)
+        RETURNING id, attempts
+    )
+    INSERT INTO {attempts}
+        (delivery_id, number, claimed_at, handed_over_at, outcome, provider_message_id, error)
+    SELECT id, attempts, %(claimed_at)s, %(now)s, %(in_flight)s, '', '' FROM handed
+    ON CONFLICT (delivery_id, number) DO NOTHING
+    RETURNING id, delivery_id
+"""
+
+
+def hand_over(outgoing: list[Outgoing], *, claimed_at: dt.datetime) -> None:
+    """Record, right before calling the provider, that the messages may leave from here on,
+    and open one attempt row per delivery, in one statement.
 
     A sender that vanishes before this point never reached the provider and its deliveries
     are simply sent by whoever takes them over; after it, the outcome is unknown.
     """
-    AlertDelivery.objects.filter(pk__in=[item.delivery.pk for item in outgoing]).update(
-        handed_over_at=timezone.now()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _HAND_OVER_SQL.format(
+                deliveries=connection.ops.quote_name(AlertDelivery._meta.db_table),
+                attempts=connection.ops.quote_name(AlertDeliveryAttempt._meta.db_table),
+            ),
+            {
+                "ids": [item.delivery.pk for item in outgoing],
+                "now": timezone.now(),
+                "claimed_at": claimed_at,
+                "in_flight": Outcome.IN_FLIGHT,
+            },
+        )
+        # A number already recorded (never expected: each claim counts one up) is skipped
+        # rather than holding up the alert.
+        attempt_ids = {delivery_id: pk for pk, delivery_id in cursor.fetchall()}
+    for item in outgoing:
+        item.attempt_id = attempt_ids.get(item.delivery.pk)
 
 
 def _deliver(item: Outgoing, sms: SmsBackend, push: PushBackend) -> None:
     """The provider call, and nothing else (it may run in a pool thread: no database here)."""
     message = item.message
+    started = time.monotonic()
     try:
         if isinstance(message, PushMessage):
             item.outcome = push.send(message)
@@ -198,10 +268,14 @@ def _deliver(item: Outgoing, sms: SmsBackend, push: PushBackend) -> None:
             # delivery's message has its text (alerts.messages: the SMS names its alert).
             item.outcome = sms.find_sent(message, since=unknown_since - RECONCILE_MARGIN)
             if item.outcome:
+                item.found_in_log = True
                 return
         item.outcome = sms.send(message)
     except Exception as error:  # sorted by the caller, so one failure leaves the others alone
         item.outcome = error
+    finally:
+        item.duration_ms = round((time.monotonic() - started) * 1000)
+        item.finished_at = timezone.now()
 
 
 _pools = threading.local()
@@ -227,10 +301,10 @@ def _forget_pools() -> None:
 os.register_at_fork(after_in_child=_forget_pools)
 
 
-def hand_over_and_send(ready: list[Outgoing]) -> None:
+def hand_over_and_send(ready: list[Outgoing], *, claimed_at: dt.datetime) -> None:
     """Hand every message to its provider at once; each outcome lands on its item."""
     sms, push = get_sms_backend(), get_push_backend()
-    hand_over(ready)
+    hand_over(ready, claimed_at=claimed_at)
     # The providers' clients are thread-safe (one thread per message of the batch); a backend
     # that is not (the outbox writes to the database) sends one after another.
     concurrent = len(ready) > 1 and all(getattr(b, "thread_safe", False) for b in (sms, push))

@@ -383,7 +383,16 @@ ALERT_KEYS = {
     "position",
     "position_source",
 }
-DELIVERY_KEYS = {"channel", "channel_label", "kind", "kind_label", "state", "state_label", "error"}
+DELIVERY_KEYS = {
+    "channel",
+    "channel_label",
+    "kind",
+    "kind_label",
+    "state",
+    "state_label",
+    "error",
+    "attempts",
+}
 AED_KEYS = {
     "id",
     "name",

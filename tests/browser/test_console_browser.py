@@ -132,3 +132,58 @@ def test_dispatcher_creates_incident_and_sees_acceptance_live(
     page.goto(f"{live_server.url}/console/")
     page.wait_for_selector(f"tr[data-href='/console/incidents/{incident.pk}/']")
     _shot(page, "incident_list")
+
+
+def test_a_messages_detail_shows_its_attempts_and_stays_open_across_polls(
+    live_server, browser_page
+):
+    from django.utils import timezone
+
+    from alerts.models import AlertDelivery, AlertDeliveryAttempt
+    from tests.factories import AlertDeliveryFactory, AlertFactory, IncidentFactory
+
+    page = browser_page
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    dispatcher = UserFactory(username="disponent")
+    dispatcher.groups.add(Group.objects.get_or_create(name=DISPATCHERS_GROUP)[0])
+    incident = IncidentFactory(state=Incident.State.DISPATCHING, dispatch_wave=1)
+    delivery = AlertDeliveryFactory(
+        alert=AlertFactory(incident=incident, state=Alert.State.SENT),
+        channel=AlertDelivery.Channel.SMS,
+        state=AlertDelivery.State.SENT,
+        attempts=2,
+    )
+    now = timezone.now()
+    Outcome = AlertDeliveryAttempt.Outcome
+    for number, outcome, error, sid in (
+        (1, Outcome.TRANSIENT_ERROR, "Twilio refused the message: HTTP 503", ""),
+        (2, Outcome.SENT, "", "SM0123456789abcdef"),
+    ):
+        AlertDeliveryAttempt.objects.create(
+            delivery=delivery, number=number, claimed_at=now, handed_over_at=now,
+            finished_at=now, outcome=outcome, error=error, provider_message_id=sid,
+            duration_ms=40 * number,
+        )  # fmt: skip
+
+    page.goto(f"{live_server.url}/console/")
+    page.fill("#id_username", "disponent")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/console/")
+    page.goto(f"{live_server.url}/console/incidents/{incident.pk}/")
+    from playwright.sync_api import expect
+
+    detail = page.locator("#alerts details.delivery")
+    expect(detail).to_have_count(1)
+    detail.locator("summary").click()
+    attempts = detail.locator("ol.attempts li")
+    expect(attempts).to_have_count(2)
+    expect(attempts.nth(0)).to_contain_text("HTTP 503")
+    expect(attempts.nth(1)).to_contain_text("SM0123456789abcdef")
+    expect(attempts.nth(1)).to_contain_text("80 ms")
+    _shot(page, "message_detail")
+    # The board re-renders on every poll; the open detail stays open.
+    page.wait_for_timeout(5000)
+    expect(page.locator("#alerts details.delivery[open] ol.attempts li")).to_have_count(2)
+    assert errors == []

@@ -97,6 +97,34 @@
   }
 
   // --- board --------------------------------------------------------------------------------
+  // A message's chip opens its detail: every hand-over to the provider and what came of it.
+  // Which details are open is kept across the re-render of each poll.
+  var openDetails = {};
+  function deliveryDetail(a, d) {
+    var key = a.id + "-" + d.channel + "-" + d.kind;
+    var chip = h("summary", { class: "chip delivery-" + d.state, title: d.kind_label + (d.error ? ": " + d.error : "") },
+      [d.channel_label + " " + d.state_label + (d.kind !== "alert" ? " (" + d.kind_label + ")" : "") + (d.error ? ": " + d.error : "")]);
+    var attempts = d.attempts.length ? h("ol", { class: "attempts" }, d.attempts.map(function (t) {
+      return h("li", { class: "attempt attempt-" + (t.outcome || "in-flight") }, [
+        h("strong", { text: "#" + t.number }), " ",
+        h("time", { datetime: t.handed_over_at, text: t.handed_over_local }), " · ",
+        t.outcome_label,
+        t.duration_ms !== null ? " · " + t.duration_ms + " ms" : null,
+        t.provider_message_id ? h("span", { class: "muted", text: " · " + t.provider_message_id }) : null,
+        t.error ? h("div", { class: "attempt-error", text: t.error }) : null,
+      ]);
+    })) : h("p", { class: "muted", text: T.notHandedOver });
+    var detail = h("details", { class: "delivery", "data-delivery": key }, [
+      chip, h("div", { class: "delivery-detail" }, [h("div", { class: "small muted", text: T.attempts }), attempts]),
+    ]);
+    if (openDetails[key]) detail.open = true;
+    detail.addEventListener("toggle", function () {
+      if (detail.open) openDetails[key] = true;
+      else delete openDetails[key];
+    });
+    return detail;
+  }
+
   function render(b) {
     var inc = b.incident;
     var state = root.querySelector("[data-field=state]");
@@ -138,10 +166,7 @@
         h("td", { text: a.wave }),
         h("td", { class: "num", text: km(a.distance_m) }),
         h("td", {}, [badge(a.state, a.state_label)]),
-        h("td", { class: "channels" }, a.deliveries.map(function (d) {
-          return h("span", { class: "chip delivery-" + d.state, title: d.kind_label + (d.error ? ": " + d.error : "") },
-            [d.channel_label + " " + d.state_label + (d.kind !== "alert" ? " (" + d.kind_label + ")" : "") + (d.error ? ": " + d.error : "")]);
-        })),
+        h("td", { class: "channels" }, a.deliveries.map(function (d) { return deliveryDetail(a, d); })),
         h("td", { class: "muted small", text: a.updated_local }),
       ]);
     }) : [h("tr", {}, [h("td", { colspan: "7", class: "empty", text: T.noAlerts })])]);
