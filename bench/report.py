@@ -158,8 +158,8 @@ def write(r: dict) -> None:
         "",
         "## 1. Candidate selection",
         "",
-        "`alerts.selectors.dispatch_candidates` for an incident (first wave: corps and app pool, "
-        "availability, age, location freshness, quiet hours, already alerted, dedupe), "
+        "`alerts.selectors.selection.dispatch_candidates` for an incident (first wave: corps and "
+        "app pool, availability, age, location freshness, quiet hours, already alerted, dedupe), "
         f"{sel['1m']['selection']['n']:,} incidents per size near real places weighted by "
         "population (after a warm-up), timed in Python around the "
         "call (one round trip). Baseline: the bare KNN query "

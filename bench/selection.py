@@ -1,4 +1,4 @@
-"""1. Candidate selection: alerts.selectors.dispatch_candidates against the bare KNN query."""
+"""1. Candidate selection: alerts.selectors.selection.dispatch_candidates against bare KNN."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ BARE_KNN_SQL = """
 """
 
 
-# A p99 is the 20th-slowest of 2,000 calls: at 400 it was the 4th, and a few scheduler hiccups of
-# a sub-millisecond query moved the growth and ratio figures by half (docs/benchmarks.md).
+# 2,000 calls, so a p99 is not a few scheduler hiccups of a sub-millisecond query
+# (docs/benchmarks.md).
 def measure(*, label: str, iterations: int = 2000, warmup: int = 100) -> dict:
     from django.db import connection
 
-    from alerts.selectors import dispatch_candidates, dispatch_policy_current
+    from alerts.selectors.policy import dispatch_policy_current
+    from alerts.selectors.selection import dispatch_candidates
     from bench.common import incident_points
     from volunteers.models import Volunteer
 
@@ -88,11 +89,11 @@ def explain(point=None) -> str:
     from django.db import connection
     from django.utils import timezone
 
-    from alerts.selectors import (
+    from alerts.selectors.policy import dispatch_policy_current
+    from alerts.selectors.selection import (
         _GENERIC_PLAN,
         _candidates_params,
         _candidates_statement,
-        dispatch_policy_current,
     )
     from bench.common import incident_points
 

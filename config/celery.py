@@ -11,9 +11,9 @@ app = Celery("hjertealarm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# The worker and beat reconnect to a broker that went away with kombu's default back-off
-# (2, 4, 6, ... up to 30 s between attempts), which alone delayed alerts by up to 12 s after a
-# 30 s Redis outage (tests/reliability, broker_down). Alerts cannot wait: retry every second.
+# kombu reconnects to a broker that went away with a growing back-off (2, 4, 6, ... up to 30 s
+# between attempts); alerts cannot wait that long, so the worker and beat retry every second.
+# docs/reliability.md has the measurement.
 _ensure_connection = Connection._ensure_connection
 
 

@@ -87,7 +87,8 @@ REACHABLE_BY_APP = models.Q(
 
 class VolunteerQuerySet(models.QuerySet):
     def dispatchable(self, *, fresh_since: dt.datetime, local_time: dt.time) -> "VolunteerQuerySet":
-        """Who the app pool may alert now: the rules of candidate selection (alerts.selectors).
+        """Who the app pool may alert now: the rules of candidate selection
+        (alerts.selectors.selection).
 
         Selection runs them as a prepared statement on the hot path; here they are in the ORM,
         to be read and reused, and a differential test keeps the two the same. The rules that
@@ -188,8 +189,8 @@ class Volunteer(models.Model):
         verbose_name_plural = _("volunteers")
         ordering = ["-created_at"]
         indexes = [
-            # The app pool of candidate selection (alerts.selectors) walks it nearest first
-            # (KNN `<->` on the location) over only the people the app can alert, and skips
+            # The app pool of candidate selection (alerts.selectors.selection) walks it nearest
+            # first (KNN `<->` on the location) over only the people the app can alert, and skips
             # stale positions inside the index (the second column, by btree_gist).
             LongNameGistIndex(
                 fields=["location", "location_updated_at"],

@@ -16,9 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alerts import selectors
 from alerts.enqueue import deliveries_send_on_commit
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
+from alerts.selectors.aeds import aed_for_responder
+from alerts.selectors.incident import accepted_count
+from alerts.selectors.policy import dispatch_policy_current
+from alerts.selectors.selection import metres_between
 from alerts.services.deliveries import channels_used, deliveries_create, sms_only
 from alerts.services.timeline import alert_move, volunteer_label
 from amk.models.incident import Incident, IncidentEvent
@@ -80,11 +83,11 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
             % {"state": alert.get_state_display()},
             code="not_open",
         )
-    policy = selectors.dispatch_policy_current()
+    policy = dispatch_policy_current()
     now = timezone.now()
     location = _fresh_location(volunteer, policy, now)
     if location is not None and (
-        selectors.metres_between(location, incident.location) > policy.acceptance_max_distance_m
+        metres_between(location, incident.location) > policy.acceptance_max_distance_m
     ):
         raise ApplicationError(
             _("You are too far away from the incident now; others have been alerted."),
@@ -98,7 +101,7 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
         preferred: frozenset[int] = frozenset()
         if alert.pool == Alert.Pool.CORPS and volunteer.local_area:
             preferred = frozenset(volunteer.local_area.local_aeds.values_list("pk", flat=True))
-        aed = selectors.aed_for_responder(
+        aed = aed_for_responder(
             incident_id=incident.pk,
             point=incident.location,
             responder_location=location,
@@ -127,7 +130,7 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
         deliveries_send_on_commit(
             delivery_ids=deliveries_create(sms_only([alert]), AlertDelivery.Kind.DETAILS)
         )
-    if selectors.accepted_count(incident_id=incident.pk) >= policy.target_accepted:
+    if accepted_count(incident_id=incident.pk) >= policy.target_accepted:
         _release_waiting(incident)
     return alert
 

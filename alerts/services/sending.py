@@ -19,7 +19,6 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts import selectors
 from alerts.channels.base import (
     OutcomeUnknownError,
     PermanentChannelError,
@@ -34,6 +33,7 @@ from alerts.channels.base import (
 from alerts.enqueue import SEND_BATCH
 from alerts.messages import message_texts
 from alerts.models import AlertDelivery, AlertDeliveryAttempt
+from alerts.selectors.policy import dispatch_policy_current
 from volunteers.models import Device
 
 # A message the provider may have taken is looked up from a little before the first try.
@@ -169,7 +169,7 @@ def messages_build(deliveries: list[AlertDelivery]) -> list[Outgoing]:
         d.channel == AlertDelivery.Channel.SMS and d.kind == AlertDelivery.Kind.ALERT
         for d in deliveries
     )
-    validity = selectors.dispatch_policy_current().sms_validity_s if sms_alert else None
+    validity = dispatch_policy_current().sms_validity_s if sms_alert else None
     callback_url = _status_callback_url()
     outgoing = []
     for delivery in deliveries:

@@ -6,7 +6,6 @@ import datetime as dt
 from django.db.models import Q
 from django.utils import timezone
 
-from alerts import selectors
 from alerts.enqueue import (
     alerts_sms_fallback_enqueue,
     deliveries_send_enqueue,
@@ -14,6 +13,7 @@ from alerts.enqueue import (
     incident_escalate_enqueue,
 )
 from alerts.models import AlertDelivery
+from alerts.selectors.policy import dispatch_policy_current
 from alerts.services.sending import sending_lease
 from amk.models.incident import Incident
 
@@ -35,7 +35,7 @@ def sweep() -> dict[str, int]:
         ).values_list("pk", flat=True)[:1000]
     )
     deliveries_send_enqueue(delivery_ids=stale_deliveries)
-    policy = selectors.dispatch_policy_current()
+    policy = dispatch_policy_current()
     dispatching = list(
         Incident.objects.filter(state=Incident.State.DISPATCHING).values_list(
             "pk", "dispatch_wave", "last_wave_at"

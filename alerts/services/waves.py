@@ -14,10 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from alerts import selectors
 from alerts.enqueue import deliveries_send_on_commit, wave_timers_on_commit
 from alerts.messages import kilometres
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
+from alerts.selectors.incident import accepted_count
+from alerts.selectors.policy import dispatch_policy_current
+from alerts.selectors.selection import dispatch_candidates
 from alerts.services.deliveries import deliveries_create, sms_only
 from amk.models.incident import Incident, IncidentEvent
 from amk.services.incidents import incident_event_add, incident_transition, incident_wave_record
@@ -44,7 +46,7 @@ def _send_wave(
     incident: Incident, policy: DispatchPolicy, *, wave: int, radius_m: int
 ) -> list[int]:
     """Alert the wave's candidates; returns the deliveries to send once this commits."""
-    candidates = selectors.dispatch_candidates(
+    candidates = dispatch_candidates(
         incident_id=incident.pk,
         point=incident.location,
         policy=policy,
@@ -100,7 +102,7 @@ def incident_dispatch(*, incident_id: int) -> list[int]:
     if incident.exclusion_reasons:
         incident_transition(incident_id=incident_id, to_state=Incident.State.ACTIVE)
         return []
-    policy = selectors.dispatch_policy_current()
+    policy = dispatch_policy_current()
     incident_transition(incident_id=incident_id, to_state=Incident.State.DISPATCHING)
     return _send_wave(incident, policy, wave=1, radius_m=policy.radius_m)
 
@@ -128,13 +130,13 @@ def incident_escalate(
     )
     if not recruiting:
         return False
-    policy = selectors.dispatch_policy_current()
+    policy = dispatch_policy_current()
     if not requested:
         if after_wave is not None and incident.dispatch_wave != after_wave:
             return False
         if incident.dispatch_wave >= policy.max_waves:
             return False
-        if selectors.accepted_count(incident_id=incident_id) >= policy.target_accepted:
+        if accepted_count(incident_id=incident_id) >= policy.target_accepted:
             return False
     radius_m = min(
         (incident.dispatch_radius_m or policy.radius_m) + policy.radius_step_m,
@@ -159,7 +161,7 @@ def incident_escalate(
 @transaction.atomic
 def alerts_sms_fallback(*, incident_id: int) -> int:
     """SMS to every volunteer whose push has not been confirmed in time: push is never alone."""
-    policy = selectors.dispatch_policy_current()
+    policy = dispatch_policy_current()
     due = timezone.now() - dt.timedelta(seconds=policy.push_receipt_timeout_s)
     alerts = list(
         Alert.objects.filter(

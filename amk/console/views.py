@@ -2,7 +2,7 @@
 
 Every page is for dispatchers only (group "Dispatchers", or superusers): see
 ``dispatcher_required``. Writes go through amk.services and alerts.services; reads through
-amk.selectors.
+amk.console.board (the live board), amk.console.selectors and amk.selectors.territory.
 """
 
 import functools
@@ -17,11 +17,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts.selectors import dispatch_policy_current
+from alerts.selectors.policy import dispatch_policy_current
 from alerts.services import waves as alert_waves
-from amk import selectors
 from amk.access import dispatcher_required
+from amk.console.board import incident_board
 from amk.console.forms import IncidentForm
+from amk.console.selectors import console_incidents
 from amk.models.incident import Incident
 from amk.selectors import territory
 from amk.services import incidents
@@ -53,7 +54,7 @@ def map_config() -> dict:
 
 
 def _incident_rows(now):
-    incidents = list(selectors.console_incidents(now=now))
+    incidents = list(console_incidents(now=now))
     policy = dispatch_policy_current()
     for incident in incidents:
         incident.age_s = int((now - incident.created_at).total_seconds())
@@ -131,7 +132,7 @@ def incident_create(request):
 @dispatcher_required
 def incident_detail(request, incident_id: int):
     try:
-        board = selectors.incident_board(incident_id=incident_id)
+        board = incident_board(incident_id=incident_id)
     except Incident.DoesNotExist:
         raise Http404 from None
     incident = board["incident"]
@@ -153,7 +154,7 @@ def incident_detail(request, incident_id: int):
 @dispatcher_required
 def incident_board_json(request, incident_id: int):
     try:
-        board = selectors.incident_board(incident_id=incident_id)
+        board = incident_board(incident_id=incident_id)
     except Incident.DoesNotExist:
         raise Http404 from None
     return JsonResponse(board)

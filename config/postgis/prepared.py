@@ -1,7 +1,7 @@
 """Server-side prepared statements for the hottest queries: planned once per connection.
 
-Planning the location update (four CTEs) took longer than running it (0.42 ms against 0.26 ms
-on the benchmark machine), on every request. A statement here is prepared on the first use in
+Planning the hottest statements (the location update's four CTEs) costs more than running them
+(figures in docs/benchmarks.md), on every request. A statement here is prepared on the first use in
 each database session and executed by name after that; PostgreSQL switches to a generic plan
 after five executions when it is as good (plan_cache_mode auto).
 

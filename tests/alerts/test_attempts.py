@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from alerts.models import AlertDelivery, AlertDeliveryAttempt
 from alerts.services import deliveries, sending
+from amk.console.board import incident_board
 from amk.models import Incident
-from amk.selectors import incident_board
 from tests.delivery import delivery_send
 from tests.factories import (
     AlertDeliveryFactory,

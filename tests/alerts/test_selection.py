@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
-from alerts.selectors import dispatch_candidates, metres_between
+from alerts.selectors.selection import dispatch_candidates, metres_between
 from tests.factories import (
     AARHUS_C,
     AlertFactory,

@@ -24,7 +24,7 @@ from django.db.models import Exists, F, FloatField, Func, OuterRef, Q, Value
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
-from alerts.selectors import dispatch_candidates
+from alerts.selectors.selection import dispatch_candidates
 from tests.factories import (
     AARHUS_C,
     AlertFactory,

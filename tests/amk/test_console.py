@@ -10,9 +10,10 @@ from django.utils import timezone
 from alerts.models import Alert, AlertDelivery
 from alerts.services import waves
 from amk.access import DISPATCHERS_GROUP
+from amk.console.board import incident_board
 from amk.console.forms import parse_coordinates
+from amk.console.selectors import console_incidents
 from amk.models import Incident, IncidentEvent
-from amk.selectors import console_incidents, incident_board
 from amk.services.incidents import incident_cancel
 from tests.factories import (
     AARHUS_C,

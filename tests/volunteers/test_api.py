@@ -477,7 +477,7 @@ def test_alert_list_and_detail_before_acceptance_hide_the_address(me, alert):
 
 
 def test_accept_returns_the_address_role_and_aed_and_reaches_the_board(me, alert):
-    from amk.selectors import incident_board
+    from amk.console.board import incident_board
 
     DefibrillatorFactory(
         location=point(AARHUS_C[0], AARHUS_C[1] + 0.002),

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from alerts.models import Alert, DispatchPolicy
-from amk.selectors import incident_board
+from amk.console.board import incident_board
 from amk.services import incidents as amk_services
 from tests.factories import AARHUS_C, UserFactory, point
 

@@ -6,8 +6,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from alerts import selectors as alert_selectors
 from alerts.models import Alert
+from alerts.selectors.volunteer import volunteer_alert, volunteer_alerts
 from alerts.services import answers as alert_answers
 from alerts.services.debriefs import debrief_submit
 from config.exceptions import ApplicationError
@@ -87,7 +87,7 @@ def _alert(alert: Alert, *, with_assignment: bool = True) -> dict:
 
 
 def _own_alert(request, alert_id: int) -> Alert:
-    alert = alert_selectors.volunteer_alert(
+    alert = volunteer_alert(
         alert_id=alert_id, volunteer_id=selectors.volunteer_for_user(user_id=request.user.pk).pk
     )
     if alert is None:
@@ -103,7 +103,7 @@ class AlertListApi(ApiView):
     )
     def get(self, request):
         volunteer = self.volunteer()
-        alerts = alert_selectors.volunteer_alerts(volunteer_id=volunteer.pk)[:100]
+        alerts = volunteer_alerts(volunteer_id=volunteer.pk)[:100]
         return Response(
             AlertOutputSerializer(
                 [_alert(a, with_assignment=False) for a in alerts], many=True
@@ -127,7 +127,7 @@ class _AlertActionApi(ApiView):
     def _respond(self, request, alert_id: int, **kwargs):
         volunteer = self.volunteer()
         type(self).service(alert_id=alert_id, volunteer=volunteer, **kwargs)
-        alert = alert_selectors.volunteer_alert(alert_id=alert_id, volunteer_id=volunteer.pk)
+        alert = volunteer_alert(alert_id=alert_id, volunteer_id=volunteer.pk)
         return Response(AlertOutputSerializer(_alert(alert)).data)
 
 

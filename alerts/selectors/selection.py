@@ -1,27 +1,18 @@
-"""Reads for dispatch: the policy in force, candidate volunteers, AEDs on the way, how many
-have accepted, a volunteer's own alerts, and the deliveries' attempt history for the board."""
+"""Candidate selection: who a wave alerts, by one indexed PostGIS query (the dispatch hot path)."""
 
 import datetime as dt
 import functools
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from django.contrib.gis.geos import Point
 from django.contrib.gis.geos.geometry import GEOSGeometryBase
 from django.contrib.gis.geos.prototypes.io import wkb_r
 from django.db import connection
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from alerts.models import Alert, AlertDeliveryAttempt, DispatchPolicy
+from alerts.models import Alert, DispatchPolicy
 from config.postgis.prepared import PreparedStatement
-from defibrillators.availability import aed_is_available
-from defibrillators.models import Defibrillator
 from volunteers.models import AdultBirthdateLimit
-
-
-def dispatch_policy_current() -> DispatchPolicy:
-    """The active policy, or the built-in defaults (today's Hjerteløber practice) if none is."""
-    return DispatchPolicy.objects.filter(is_active=True).first() or DispatchPolicy()
 
 
 class Candidate(NamedTuple):
@@ -192,111 +183,3 @@ def _candidates_params(
         "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
         "radius_m": radius_m,
     }
-
-
-# AEDs near the incident, not claimed for it, with the detour of fetching each on the way.
-_AEDS_ON_THE_WAY_SQL = """
-    SELECT d.id,
-           CASE WHEN %(responder)s::geography IS NULL THEN 0
-                ELSE ST_Distance(%(responder)s::geography, d.location)
-                     + ST_Distance(d.location, %(point)s::geography)
-                     - ST_Distance(%(responder)s::geography, %(point)s::geography) END AS detour_m
-    FROM defibrillators_defibrillator d
-    WHERE d.status = 'active'
-      AND (ST_DWithin(d.location, %(point)s::geography, %(radius_m)s)
-           OR d.id = ANY(%(preferred)s))
-      AND NOT EXISTS (
-        SELECT 1 FROM alerts_alert a WHERE a.incident_id = %(incident_id)s AND a.aed_id = d.id
-      )
-    ORDER BY d.location <-> %(point)s::geography
-    LIMIT 50
-"""
-
-
-def aed_for_responder(
-    *,
-    incident_id: int,
-    point: Point,
-    responder_location: Point | None,
-    preferred_aed_ids: frozenset[int],
-    policy: DispatchPolicy,
-    at: dt.datetime,
-) -> Defibrillator | None:
-    """The AED this responder should fetch, or None to go straight to the patient.
-
-    An AED qualifies when it is active, open now, unclaimed for the incident, and the detour
-    via it is acceptable; the corps' own AEDs come first, then the smallest detour. A responder
-    whose position is unknown (an SMS-only corps member) can only be sent to their own AED.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _AEDS_ON_THE_WAY_SQL,
-            {
-                "point": point.ewkt,
-                "responder": responder_location.ewkt if responder_location else None,
-                "radius_m": policy.aed_search_radius_m,
-                "incident_id": incident_id,
-                "preferred": list(preferred_aed_ids),
-            },
-        )
-        detours = dict(cursor.fetchall())
-    if responder_location is None:
-        detours = {pk: d for pk, d in detours.items() if pk in preferred_aed_ids}
-    acceptable = [pk for pk, detour in detours.items() if detour <= policy.max_aed_detour_m]
-    acceptable.sort(key=lambda pk: (pk not in preferred_aed_ids, detours[pk]))
-    aeds = Defibrillator.objects.in_bulk(acceptable)
-    return next((aeds[pk] for pk in acceptable if aed_is_available(aeds[pk], at)), None)
-
-
-def accepted_count(*, incident_id: int) -> int:
-    """How many of the incident's volunteers have accepted and are still responding."""
-    return Alert.objects.filter(incident_id=incident_id, state__in=Alert.RESPONDING_STATES).count()
-
-
-# --- The deliveries' attempt history (the dispatcher's board, the message detail) ---------------
-
-# What the message detail shows of each attempt (the admin shows every column).
-ATTEMPT_FIELDS = (
-    "number",
-    "handed_over_at",
-    "outcome",
-    "duration_ms",
-    "provider_message_id",
-    "error",
-)
-
-
-def delivery_attempts(*, incident_id: int) -> dict[int, list[dict[str, Any]]]:
-    """Every hand-over of the incident's deliveries to a provider, by delivery id, in order of
-    attempt: ATTEMPT_FIELDS and the outcome's label in the active language (one query,
-    whatever the number of alerts)."""
-    labels = dict(AlertDeliveryAttempt.Outcome.choices)
-    by_delivery: dict[int, list[dict[str, Any]]] = {}
-    rows = (
-        AlertDeliveryAttempt.objects.filter(delivery__alert__incident_id=incident_id)
-        .order_by("delivery_id", "number")
-        .values("delivery_id", *ATTEMPT_FIELDS)
-    )
-    for row in rows:
-        attempt: dict[str, Any] = dict(row)
-        attempt["outcome_label"] = str(labels.get(row["outcome"], row["outcome"]))
-        by_delivery.setdefault(attempt.pop("delivery_id"), []).append(attempt)
-    return by_delivery
-
-
-# --- The volunteers' app (volunteers/apis.py) ----------------------------------------------------
-
-
-def volunteer_alerts(*, volunteer_id: int) -> QuerySet[Alert]:
-    """A volunteer's own alerts, newest first, with what the app shows (one query)."""
-    return (
-        Alert.objects.filter(volunteer_id=volunteer_id)
-        .select_related("incident__municipality", "aed")
-        .defer("incident__municipality__area", "aed__source_tags")
-        .order_by("-created_at", "-pk")
-    )
-
-
-def volunteer_alert(*, alert_id: int, volunteer_id: int) -> Alert | None:
-    """One of the volunteer's own alerts, or None (someone else's is indistinguishable)."""
-    return volunteer_alerts(volunteer_id=volunteer_id).filter(pk=alert_id).first()
