@@ -7,7 +7,7 @@ class AlertsConfig(AppConfig):
     verbose_name = _("Alerts")
 
     def ready(self) -> None:
-        from alerts import (
+        from alerts import (  # noqa: PLC0415  app loading: registered in ready()
             checks,  # noqa: F401  (system checks, Celery worker fail-fast)
             receivers,  # noqa: F401  (signals of the incident core and registries)
         )

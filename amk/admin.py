@@ -21,11 +21,11 @@ class RegionAdmin(AreaAdmin):
     search_fields = ["code", "name"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_municipality_count=Count("municipalities"))
+        return super().get_queryset(request).annotate(n_municipalities=Count("municipalities"))
 
-    @admin.display(description=_("municipalities"), ordering="_municipality_count")
+    @admin.display(description=_("municipalities"), ordering="n_municipalities")
     def municipality_count(self, obj):
-        return obj._municipality_count
+        return obj.n_municipalities
 
 
 @admin.register(Municipality)

@@ -2,6 +2,10 @@
 
 import hashlib
 
+import phonenumbers
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from knox.auth import TokenAuthentication
@@ -39,7 +43,7 @@ def exception_handler(exc, context):
         else:
             body = {api_settings.NON_FIELD_ERRORS_KEY: [str(m) for m in exc.messages]}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    from rest_framework.views import exception_handler as drf_exception_handler
+    from rest_framework.views import exception_handler as drf_exception_handler  # noqa: PLC0415  cycle: DRF's views import this module
 
     return drf_exception_handler(exc, context)
 
@@ -96,9 +100,6 @@ class PhoneThrottle(_DynamicRateThrottle):
     """
 
     def get_cache_key(self, request, view):
-        import phonenumbers
-        from django.conf import settings
-
         raw = request.data.get("phone") if hasattr(request.data, "get") else None
         if not isinstance(raw, str) or not raw.strip():
             return None
@@ -125,9 +126,6 @@ def _window_hit(key: str, duration: int) -> tuple[int, int]:
     One Redis round trip (INCR, EXPIRE NX and TTL pipelined) where DRF's throttle makes two
     (GET of the request history, SET of the new one) and stores a list of timestamps.
     """
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
     cache = caches["default"]  # the backend itself (django.core.cache.cache is a proxy)
     if not isinstance(cache, RedisCache):  # other cache backends: add, then incr
         cache.add(key, 0, duration)
@@ -137,7 +135,7 @@ def _window_hit(key: str, duration: int) -> tuple[int, int]:
             cache.set(key, 1, duration)
             return 1, duration
     redis_key = cache.make_and_validate_key(key)
-    client = cache._cache.get_client(redis_key, write=True)
+    client = cache._cache.get_client(redis_key, write=True)  # noqa: SLF001  pinned, tests/test_patched_internals.py
     pipe = client.pipeline(transaction=False)
     pipe.incr(redis_key)
     pipe.expire(redis_key, duration, nx=True)
@@ -185,7 +183,7 @@ class UserScopedThrottle(_DynamicRateThrottle):
 
 
 def _auto_schema_class():
-    from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+    from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema  # noqa: PLC0415  cycle, see __getattr__
 
     class AutoSchema(SpectacularAutoSchema):
         """Names serializers nested in a view after the view: SignUpApi.InputSerializer →

@@ -14,7 +14,7 @@ app.autodiscover_tasks()
 # kombu reconnects to a broker that went away with a growing back-off (2, 4, 6, ... up to 30 s
 # between attempts); alerts cannot wait that long, so the worker and beat retry every second.
 # docs/reliability.md has the measurement.
-_ensure_connection = Connection._ensure_connection
+_ensure_connection = Connection._ensure_connection  # noqa: SLF001  pinned, tests/test_patched_internals.py
 
 
 def _ensure_connection_fast(self, *args, interval_start=1, interval_step=0, interval_max=1, **kw):
@@ -28,4 +28,4 @@ def _ensure_connection_fast(self, *args, interval_start=1, interval_step=0, inte
     )
 
 
-Connection._ensure_connection = _ensure_connection_fast
+Connection._ensure_connection = _ensure_connection_fast  # noqa: SLF001  pinned, tests/test_patched_internals.py

@@ -19,6 +19,6 @@ def post_worker_init(worker):
     """Build the outline of Denmark the location check uses (0.8 s of GEOS unions) before the
     worker takes requests: otherwise the first location updates of each worker wait for it,
     several threads build it at once, and wrk saw timeouts right after a start."""
-    from config.geography import within_denmark
+    from config.geography import within_denmark  # noqa: PLC0415  gunicorn hook: Django in the worker only
 
     within_denmark(lon=10.2, lat=56.15)

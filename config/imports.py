@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from config.exceptions import ApplicationError
 
@@ -19,7 +20,7 @@ SKIPPED_SHOWN = 10
 def synthetic_epoch() -> dt.date:
     """January 1st of this year. Synthetic dates are drawn relative to it, so a seed gives the
     same rows all year, and ages and expiry dates stay realistic as the years pass."""
-    return dt.date(dt.date.today().year, 1, 1)
+    return dt.date(timezone.localdate().year, 1, 1)
 
 
 @dataclass

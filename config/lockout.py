@@ -12,7 +12,7 @@ import hashlib
 import logging
 
 from django.conf import settings
-from django.contrib.auth import signals
+from django.contrib.auth import get_user_model, signals
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
@@ -88,7 +88,7 @@ def login_failures_clear(username: str, request) -> None:
 @receiver(signals.user_login_failed)
 def _on_login_failed(sender, credentials, request=None, **kwargs):
     username = credentials.get("username") or ""
-    if username and not getattr(request, "_login_locked_out", False):
+    if username and not getattr(request, "login_refused_by_lockout", False):
         login_failure_record(username, request)
 
 
@@ -104,15 +104,13 @@ class LockoutModelBackend(ModelBackend):
         if username is None:
             username = kwargs.get(self._username_field())
         if username and login_locked_out(str(username), request):
-            if request is not None:
-                request._login_locked_out = True
+            if request is not None:  # the failure this causes is not counted again
+                request.login_refused_by_lockout = True
             raise PermissionDenied  # stops authenticate() here; no other backend is asked
         return super().authenticate(request, username=username, password=password, **kwargs)
 
     @staticmethod
     def _username_field() -> str:
-        from django.contrib.auth import get_user_model
-
         return get_user_model().USERNAME_FIELD
 
 

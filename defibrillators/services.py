@@ -106,7 +106,7 @@ STREETS = (
 
 def _synthetic_aed(source_id: str, *, seed: int, sampler: AnchorSampler) -> Defibrillator:
     """One AED from its own random stream (seeded by its id), so it is the same on every run."""
-    rng = random.Random(f"{seed}/{source_id}")
+    rng = random.Random(f"{seed}/{source_id}")  # noqa: S311  synthetic data, not security
     anchor = sampler.draw(rng)
     lon, lat = anchor.jittered(rng, AED_JITTER_M)
     outdoor = rng.random() < OUTDOOR_24_7_SHARE

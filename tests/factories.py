@@ -52,8 +52,10 @@ class VolunteerFactory(factory.django.DjangoModelFactory):
     is_heart_runner = True
     phone = factory.Sequence(lambda n: f"+4520{n:06d}")
     phone_verified_at = factory.LazyFunction(timezone.now)
-    date_of_birth = factory.LazyFunction(lambda: dt.date.today() - dt.timedelta(days=365 * 35))
-    first_aid_course_on = factory.LazyFunction(lambda: dt.date.today() - dt.timedelta(days=200))
+    date_of_birth = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=365 * 35))
+    first_aid_course_on = factory.LazyFunction(
+        lambda: timezone.localdate() - dt.timedelta(days=200)
+    )
     is_available = True
     location = factory.LazyFunction(lambda: point(*AARHUS_C))
     location_updated_at = factory.LazyFunction(timezone.now)

@@ -217,7 +217,8 @@ def test_defibrillator_cabinet_code_only_on_change_form(superuser_client, data):
 def test_volunteer_list_shows_freshness_not_coordinates(superuser_client, data):
     html = superuser_client.get(admin_url(Volunteer, "changelist")).content.decode()
     assert "freshness-live" in html
-    assert f"{AARHUS_C[0]}" not in html and f"{AARHUS_C[1]}" not in html
+    assert f"{AARHUS_C[0]}" not in html
+    assert f"{AARHUS_C[1]}" not in html
 
 
 def test_volunteer_search_by_local_phone_number(superuser_client, data):
@@ -274,7 +275,8 @@ def _assert_erased(volunteer: Volunteer, alert: Alert) -> None:
         content_type=ContentType.objects.get_for_model(Volunteer), object_id=str(volunteer.pk)
     ).exists()
     alert.refresh_from_db()
-    assert alert.volunteer_id is None and alert.volunteer_location is None
+    assert alert.volunteer_id is None
+    assert alert.volunteer_location is None
     assert list(alert.deliveries.values_list("last_error", flat=True)) == [""]
 
 

@@ -216,7 +216,8 @@ def test_django_redis_cache_client_get_client(fresh_cache):
     assert isinstance(cache._cache, RedisCacheClient), why
     parameters = inspect.signature(RedisCacheClient.get_client).parameters
     assert "key" in parameters, why
-    assert parameters.get("write") and parameters["write"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters.get("write")
+    assert parameters["write"].kind is inspect.Parameter.KEYWORD_ONLY
     client = cache._cache.get_client(cache.make_and_validate_key("probe"), write=True)
     assert callable(getattr(client, "pipeline", None)), why
 

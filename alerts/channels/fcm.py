@@ -93,7 +93,7 @@ class FcmPushBackend(PushBackend):
             name=f"hjertealarm-push-{uuid.uuid4().hex}",
         )
         self.project_id = self.app.project_id
-        self._service = messaging._get_messaging_service(self.app)
+        self._service = messaging._get_messaging_service(self.app)  # noqa: SLF001  pinned, tests/test_patched_internals.py
         # firebase-admin has no public option or emulator variable for the FCM endpoint: the
         # per-app messaging service formats the class constant _MessagingService.FCM_URL with
         # the project id into its ``_fcm_url`` when it is created, and send() posts there.
@@ -106,12 +106,12 @@ class FcmPushBackend(PushBackend):
                 "This firebase-admin version has no _MessagingService._fcm_url; "
                 "FCM_API_BASE cannot be applied (see alerts/channels/fcm.py)."
             )
-        self._service._fcm_url = f"{api_base}/v1/projects/{self.project_id}/messages:send"
+        self._service._fcm_url = f"{api_base}/v1/projects/{self.project_id}/messages:send"  # noqa: SLF001  pinned, tests/test_patched_internals.py
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=10, pool_maxsize=32, max_retries=HTTP_RETRY
         )
         # The most specific mount prefix wins over the library's http(s):// adapters.
-        self._service._client.session.mount(api_base, adapter)
+        self._service._client.session.mount(api_base, adapter)  # noqa: SLF001  pinned, tests/test_patched_internals.py
         self.api_base = api_base
 
     def build_message(self, message: PushMessage) -> messaging.Message:
@@ -168,7 +168,7 @@ class FcmPushBackend(PushBackend):
         except (ValueError, RuntimeError):  # already deleted / inside a running event loop
             logger.debug("Firebase app %s not cleanly deleted", self.app.name, exc_info=True)
         try:
-            self._service._client.close()
+            self._service._client.close()  # noqa: SLF001  pinned, tests/test_patched_internals.py
         except Exception:  # a best-effort close of a pooled session
             logger.debug("FCM HTTP session not cleanly closed", exc_info=True)
 

@@ -15,12 +15,11 @@ from __future__ import annotations
 import uuid
 
 from alerts.channels.base import PushBackend, PushMessage, SmsBackend, SmsMessage
+from alerts.models import AlertDelivery, OutboxMessage
 
 
 class OutboxSmsBackend(SmsBackend):
     def send(self, message: SmsMessage) -> str:
-        from alerts.models import AlertDelivery, OutboxMessage
-
         row = OutboxMessage.objects.create(
             channel=AlertDelivery.Channel.SMS,
             recipient=message.to,
@@ -36,8 +35,6 @@ class OutboxSmsBackend(SmsBackend):
 
 class OutboxPushBackend(PushBackend):
     def send(self, message: PushMessage) -> str:
-        from alerts.models import AlertDelivery, OutboxMessage
-
         row = OutboxMessage.objects.create(
             channel=AlertDelivery.Channel.PUSH,
             recipient=message.token,

@@ -99,7 +99,7 @@ _CANDIDATES_SQL = f"""
     SELECT id, pool, distance_m, ST_AsEWKB(location::geometry)
     FROM (SELECT * FROM corps UNION ALL SELECT * FROM app) candidates
     ORDER BY pool, coalesce(knn, distance_m) NULLS LAST, id
-"""
+"""  # noqa: S608  constant SQL; values are parameters, LIMIT an int literal (see above)
 
 _POOLS = (Alert.Pool.CORPS, Alert.Pool.APP)
 

@@ -294,7 +294,7 @@ def _send_pool() -> ThreadPoolExecutor:
 
 def _forget_pools() -> None:
     """A forked child (a prefork worker process) has none of its parent's threads."""
-    global _pools
+    global _pools  # noqa: PLW0603  fork reset of the thread-local pools
     _pools = threading.local()
 
 

@@ -61,7 +61,8 @@ def test_a_successful_send_records_one_attempt_with_the_provider_id(
     assert attempt.provider_message_id == delivery.provider_message_id != ""
     assert attempt.claimed_at <= attempt.handed_over_at <= attempt.finished_at
     assert attempt.handed_over_at == delivery.handed_over_at
-    assert attempt.duration_ms is not None and attempt.duration_ms >= 0
+    assert attempt.duration_ms is not None
+    assert attempt.duration_ms >= 0
 
 
 def test_a_transient_failure_then_a_success_records_two_attempts(
@@ -84,11 +85,13 @@ def test_a_transient_failure_then_a_success_records_two_attempts(
         "",
     )
     assert "HTTP 503" in first.error  # Twilio's own words
-    assert first.finished_at is not None and first.duration_ms is not None
+    assert first.finished_at is not None
+    assert first.duration_ms is not None
     assert (second.number, second.outcome, second.error) == (2, Outcome.SENT, "")
     assert second.provider_message_id == delivery.provider_message_id
     assert second.handed_over_at > first.handed_over_at
-    assert delivery.state == AlertDelivery.State.SENT and delivery.attempts == 2
+    assert delivery.state == AlertDelivery.State.SENT
+    assert delivery.attempts == 2
 
 
 def test_a_permanent_failure_records_the_providers_refusal(twilio_backend_settings, fake_twilio):
@@ -140,7 +143,8 @@ def test_a_takeover_after_a_lost_sender_is_outcome_unknown_then_reconciled(
     delivery.refresh_from_db()
     lost_attempt, reconciled = _attempts(delivery)
     assert (lost_attempt.number, lost_attempt.outcome) == (1, Outcome.OUTCOME_UNKNOWN)
-    assert "lost" in lost_attempt.error and lost_attempt.finished_at is None
+    assert "lost" in lost_attempt.error
+    assert lost_attempt.finished_at is None
     assert (reconciled.number, reconciled.outcome) == (2, Outcome.RECONCILED)
     assert reconciled.provider_message_id == taken.sid == delivery.provider_message_id
     assert len(fake_twilio.messages) == 1
@@ -160,7 +164,8 @@ def test_a_lost_answer_is_outcome_unknown_then_found_in_the_providers_log(
     assert delivery_send(delivery_id=delivery.pk) is None
 
     unknown, reconciled = _attempts(delivery)
-    assert unknown.outcome == Outcome.OUTCOME_UNKNOWN and unknown.error
+    assert unknown.outcome == Outcome.OUTCOME_UNKNOWN
+    assert unknown.error
     assert unknown.duration_ms >= 400
     assert (reconciled.outcome, reconciled.provider_message_id) == (Outcome.RECONCILED, taken.sid)
 
@@ -206,7 +211,8 @@ def test_the_board_shows_each_messages_attempts(twilio_backend_settings, fake_tw
         "provider_message_id",
         "error",
     }
-    assert first["error"] and second["provider_message_id"]
+    assert first["error"]
+    assert second["provider_message_id"]
     assert second["outcome_label"] == str(Outcome.SENT.label)  # in the dispatcher's language
 
 

@@ -59,11 +59,13 @@ def test_a_wave_goes_out_together_and_each_delivery_keeps_its_own_message_id(pro
         # Sent concurrently: each row has the id of the message to its own number.
         assert d.state == State.SENT
         assert sid_to[d.provider_message_id] == str(d.alert.volunteer.phone)
-        assert d.handed_over_at is not None and d.attempts == 1
+        assert d.handed_over_at is not None
+        assert d.attempts == 1
     assert set(AlertDelivery.objects.values_list("state", flat=True)) == {State.SENT}
     assert set(Alert.objects.values_list("state", flat=True)) == {Alert.State.SENT}
     assert IncidentEvent.objects.filter(kind="alert_sent").count() == 20
-    assert len(fake_twilio.messages) == 12 and len(fake_fcm.messages) == 8
+    assert len(fake_twilio.messages) == 12
+    assert len(fake_fcm.messages) == 8
 
 
 @pytest.mark.django_db
@@ -99,7 +101,8 @@ def test_one_provider_failure_in_a_batch_leaves_the_others_alone(providers):
     assert AlertDelivery.objects.get(alert=dead_token.alert, channel=Channel.SMS).state == (
         State.PENDING
     )
-    assert len(fake_twilio.messages) == 3 and len(fake_fcm.messages) == 2
+    assert len(fake_twilio.messages) == 3
+    assert len(fake_fcm.messages) == 2
 
 
 class OneNumberOverloaded(SmsBackend):
@@ -126,7 +129,8 @@ def test_a_transient_error_retries_that_delivery_only(settings):
 
     assert retries == {wave[0].pk: 2}
     wave[0].refresh_from_db()
-    assert wave[0].state == State.PENDING and wave[0].handed_over_at is None
+    assert wave[0].state == State.PENDING
+    assert wave[0].handed_over_at is None
     assert wave[0].next_attempt_at > timezone.now()
     assert set(
         AlertDelivery.objects.filter(pk__in=_ids(wave[1:])).values_list("state", flat=True)
@@ -160,14 +164,17 @@ def test_a_batch_whose_worker_died_after_sending_is_taken_over_without_double_se
     assert deliveries.deliveries_send(delivery_ids=_ids(wave)) == {}
 
     for d in AlertDelivery.objects.select_related("alert__volunteer"):
-        assert d.state == State.SENT and d.attempts == 2 and d.outcome_unknown_since
+        assert d.state == State.SENT
+        assert d.attempts == 2
+        assert d.outcome_unknown_since
         if d.channel == Channel.SMS:  # found in Twilio's log, not sent again
             assert d.provider_message_id == taken[str(d.alert.volunteer.phone)]
     assert len(fake_twilio.messages) == 5
     # Pushes cannot be looked up: sent again under the same collapse id, shown once.
     pushes = fake_fcm.wait_for_messages(6)
     collapse_ids = [push.android["notification"]["tag"] for push in pushes]
-    assert len(set(collapse_ids)) == 3 and all(collapse_ids.count(c) == 2 for c in collapse_ids)
+    assert len(set(collapse_ids)) == 3
+    assert all(collapse_ids.count(c) == 2 for c in collapse_ids)
 
 
 @pytest.mark.django_db
@@ -244,4 +251,5 @@ def test_the_dispatch_task_sends_the_first_wave_itself_without_another_hop(provi
     assert queued == []
     assert AlertDelivery.objects.filter(alert__incident=incident).count() == 4
     assert set(AlertDelivery.objects.values_list("state", flat=True)) == {State.SENT}
-    assert len(fake_twilio.messages) == 3 and len(fake_fcm.messages) == 1
+    assert len(fake_twilio.messages) == 3
+    assert len(fake_fcm.messages) == 1

@@ -147,7 +147,8 @@ def test_sms_reaches_twilio_with_its_parameters(twilio_backend_settings, fake_tw
 
     [received] = texts_to_us(fake_twilio)
     assert message_id == received.sid
-    assert received.sid.startswith("SM") and len(received.sid) == 34
+    assert received.sid.startswith("SM")
+    assert len(received.sid) == 34
     assert received.to == NUMBER
     assert received.body == "Hjertestop nær dig. Svar JA hvis du kan hjælpe."
     assert received.from_ == "+4570112112"
@@ -239,7 +240,8 @@ def test_status_callback_signature_is_accepted(twilio_backend_settings, fake_twi
     sid = get_sms_backend().send(sms())
     url, params, signature = fake_twilio.status_callback_request(sid, "delivered")
 
-    assert params["MessageStatus"] == "delivered" and params["MessageSid"] == sid
+    assert params["MessageStatus"] == "delivered"
+    assert params["MessageSid"] == sid
     assert validate_twilio_signature(url, params, signature)
     form = QueryDict(mutable=True)
     form.update(params)
@@ -309,7 +311,7 @@ def test_fcm_url_is_redirected_for_our_app_only(fcm_backend_settings, fake_fcm):
 def test_reset_deletes_the_firebase_app(fcm_backend_settings):
     app_name = get_push_backend().app.name
     reset_backends()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not exist"):
         firebase_admin.get_app(app_name)
 
 
@@ -392,7 +394,8 @@ def test_default_test_configuration_passes_the_checks():
 def test_check_reports_a_backend_path_that_does_not_import(settings):
     settings.PUSH_BACKEND = "alerts.channels.fcm.NoSuchBackend"
     [error] = check_channel_settings()
-    assert error.id == "alerts.E002" and "PUSH_BACKEND" in error.msg
+    assert error.id == "alerts.E002"
+    assert "PUSH_BACKEND" in error.msg
 
 
 def test_check_names_missing_twilio_variables(settings):
@@ -402,7 +405,8 @@ def test_check_names_missing_twilio_variables(settings):
     settings.TWILIO_FROM = "+4570112112"
 
     [error] = check_channel_settings()
-    assert isinstance(error, Error) and error.id == "alerts.E001"
+    assert isinstance(error, Error)
+    assert error.id == "alerts.E001"
     assert "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN must be set" in error.msg
     assert "TWILIO_FROM" not in error.msg
 
@@ -420,7 +424,8 @@ def test_check_names_missing_firebase_file(settings, path, expected):
 
     [error] = check_channel_settings()
     assert error.id == "alerts.E002"
-    assert "FIREBASE_CREDENTIALS_FILE" in error.msg and expected in error.msg
+    assert "FIREBASE_CREDENTIALS_FILE" in error.msg
+    assert expected in error.msg
 
 
 def test_check_rejects_a_file_that_is_not_a_service_account(settings, tmp_path):
@@ -429,7 +434,8 @@ def test_check_rejects_a_file_that_is_not_a_service_account(settings, tmp_path):
     settings.PUSH_BACKEND = "alerts.channels.fcm.FcmPushBackend"
     settings.FIREBASE_CREDENTIALS_FILE = str(path)
     [error] = check_channel_settings()
-    assert "private_key" in error.msg and "client_email" in error.msg
+    assert "private_key" in error.msg
+    assert "client_email" in error.msg
 
 
 def test_real_backends_with_credentials_pass_the_checks(

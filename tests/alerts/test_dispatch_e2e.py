@@ -79,7 +79,8 @@ def test_incident_reaches_exactly_the_nearest_volunteers_and_acceptance_gets_a_r
     assert alert.aed == aed
     details = fake_twilio.wait_for_messages(9, timeout=20)[-1]
     assert details.to == str(responder.phone)
-    assert ADDRESS in details.body and "4711" in details.body
+    assert ADDRESS in details.body
+    assert "4711" in details.body
     # Nothing went out twice.
     assert len(fake_fcm.messages) == 12
     assert AlertDelivery.objects.filter(alert__incident=incident).count() == 21
@@ -88,7 +89,8 @@ def test_incident_reaches_exactly_the_nearest_volunteers_and_acceptance_gets_a_r
     board = client.get(reverse("amk:incident_board", args=[incident.pk])).json()
     assert board["counts"]["accepted"] == 1
     row = next(r for r in board["alerts"] if r["id"] == alert.pk)
-    assert row["state"] == "accepted" and row["role"] == "aed"
+    assert row["state"] == "accepted"
+    assert row["role"] == "aed"
 
 
 def test_an_sms_whose_answer_was_lost_is_reconciled_not_sent_twice(
@@ -106,7 +108,8 @@ def test_an_sms_whose_answer_was_lost_is_reconciled_not_sent_twice(
 
     assert delivery_send(delivery_id=delivery.pk) is not None  # timed out: retry due
     delivery.refresh_from_db()
-    assert delivery.state == Delivery.State.PENDING and delivery.outcome_unknown_since
+    assert delivery.state == Delivery.State.PENDING
+    assert delivery.outcome_unknown_since
     [taken] = fake_twilio.wait_for_messages(1, timeout=5)
     fake_twilio.faults.delay_s = 0
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())

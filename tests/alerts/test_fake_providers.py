@@ -62,14 +62,17 @@ def test_twilio_answers_like_the_messages_api(fake_twilio):
 
     assert response.status_code == 201
     body = response.json()
-    assert body["sid"].startswith("SM") and len(body["sid"]) == 34
+    assert body["sid"].startswith("SM")
+    assert len(body["sid"]) == 34
     assert body["status"] == "queued"
     assert (body["to"], body["from"], body["body"]) == (NUMBER, "+4570112112", "Hjertestop")
     assert body["account_sid"] == fake_twilio.account_sid
     assert body["uri"].endswith(f"/Messages/{body['sid']}.json")
-    assert "date_created" in body and body["direction"] == "outbound-api"
+    assert "date_created" in body
+    assert body["direction"] == "outbound-api"
     [recorded] = fake_twilio.messages.all()
-    assert recorded.sid == body["sid"] and recorded.validity_period == 600
+    assert recorded.sid == body["sid"]
+    assert recorded.validity_period == 600
 
 
 def test_twilio_requires_the_account_credentials(fake_twilio):
@@ -145,7 +148,8 @@ def test_reset_cuts_a_delay_short(fake_twilio):
     fake_twilio.reset()
     thread.join(timeout=5)
     # The interrupted request belonged to the previous test: refused, not recorded.
-    assert result == [503] and time.monotonic() - started < 2
+    assert result == [503]
+    assert time.monotonic() - started < 2
     assert len(fake_twilio.messages) == 0
 
 
@@ -197,7 +201,8 @@ def test_token_endpoint_checks_grant_and_signature(fake_fcm, fake_service_accoun
     assert get_token(fake_fcm, expired).status_code == 400
 
     answer = get_token(fake_fcm, good).json()
-    assert answer["token_type"] == "Bearer" and answer["expires_in"] == 3600
+    assert answer["token_type"] == "Bearer"
+    assert answer["expires_in"] == 3600
     assert fake_fcm.token_grants.all()[0].access_token == answer["access_token"]
 
 

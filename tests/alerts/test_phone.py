@@ -67,7 +67,8 @@ def test_access_in_demo_mode(client, demo, dispatcher):
     urls = [reverse("alerts:phone_list"), reverse("alerts:phone_detail", args=[volunteer.pk])]
     for url in urls:
         response = client.get(url)
-        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login"))
     client.force_login(volunteer.user)
     assert all(client.get(url).status_code == 403 for url in urls)
     client.force_login(dispatcher)
@@ -91,7 +92,8 @@ def test_phone_shows_push_and_sms_messages(client, demo, dispatcher, alerted):
     _incident, sms_only, with_app = alerted
     client.force_login(dispatcher)
     sms_page = client.get(reverse("alerts:phone_detail", args=[sms_only.pk])).content.decode()
-    assert "JA" in sms_page and "NEJ" in sms_page
+    assert "JA" in sms_page
+    assert "NEJ" in sms_page
     assert OutboxMessage.objects.get(recipient=str(sms_only.phone)).body in sms_page
     push = OutboxMessage.objects.get(channel="push")
     app_page = client.get(reverse("alerts:phone_detail", args=[with_app.pk]))
@@ -99,7 +101,8 @@ def test_phone_shows_push_and_sms_messages(client, demo, dispatcher, alerted):
     fragment = client.get(
         reverse("alerts:phone_detail", args=[with_app.pk]), {"fragment": "screen"}
     )
-    assert b"<html" not in fragment.content and push.body in fragment.content.decode()
+    assert b"<html" not in fragment.content
+    assert push.body in fragment.content.decode()
 
 
 def test_accept_assigns_a_role_and_sends_details(

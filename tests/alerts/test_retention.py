@@ -21,7 +21,8 @@ def test_alert_location_snapshots_older_than_30_days_are_nulled(reference_geogra
 
     old.refresh_from_db()
     recent.refresh_from_db()
-    assert old.volunteer_location is None and old.volunteer_id is not None
+    assert old.volunteer_location is None
+    assert old.volunteer_id is not None
     assert recent.volunteer_location is not None
 
 

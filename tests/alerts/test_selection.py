@@ -2,6 +2,7 @@
 
 import datetime as dt
 import math
+import zoneinfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -21,6 +22,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.usefixtures("reference_geography")
 
+COPENHAGEN = zoneinfo.ZoneInfo("Europe/Copenhagen")
 METRES_PER_DEGREE_LAT = 111_320
 
 
@@ -70,14 +72,14 @@ def test_unavailable_volunteer_is_not_chosen(incident):
 
 
 def test_the_database_refuses_a_volunteer_under_18(db):
-    today = dt.date.today()
+    today = timezone.localdate()
     seventeen = today - dt.timedelta(days=365 * 17 + 4)
     with pytest.raises(IntegrityError, match="volunteer_is_adult"), transaction.atomic():
         VolunteerFactory(date_of_birth=seventeen)
 
 
 def test_a_volunteer_who_turned_18_is_chosen(incident):
-    today = dt.date.today()
+    today = timezone.localdate()
     try:
         eighteenth_birthday = today.replace(year=today.year - 18)
     except ValueError:  # 29 February
@@ -269,7 +271,7 @@ def test_the_app_wave_stays_full_when_corps_members_are_also_nearest(incident):
 
 
 def _at_local(hour: int, minute: int = 0) -> dt.datetime:
-    return timezone.make_aware(dt.datetime(2026, 11, 25, hour, minute))
+    return dt.datetime(2026, 11, 25, hour, minute, tzinfo=COPENHAGEN)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ data reaches every rule.
 import dataclasses
 import datetime as dt
 import random
+import zoneinfo
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -238,7 +239,7 @@ def world(db) -> World:
     rng = random.Random(SEED)
     _allow_minors()
     adult_limit = _adult_birthdate_limit()
-    t0 = timezone.make_aware(dt.datetime(2026, 11, 25, 12))
+    t0 = dt.datetime(2026, 11, 25, 12, tzinfo=zoneinfo.ZoneInfo("Europe/Copenhagen"))
     areas = [LocalAreaFactory(area=square_around(*c, AREA_HALF_SIDE)) for c in AREA_CENTRES]
     volunteers = []
     for _ in range(VOLUNTEERS):

@@ -223,7 +223,8 @@ def test_send_sms_once_marks_it_sent_with_the_provider_id(incident):
     d.refresh_from_db()
     assert d.state == AlertDelivery.State.SENT
     assert d.provider_message_id == message.provider_message_id
-    assert d.attempts == 1 and d.sent_at is not None
+    assert d.attempts == 1
+    assert d.sent_at is not None
     assert refreshed(alert).state == Alert.State.SENT
 
 
@@ -294,7 +295,9 @@ def test_transient_error_puts_it_back_with_a_growing_delay(incident, settings):
 
     make_due(d)
     second = delivery_send(delivery_id=d.pk)
-    assert first is not None and second is not None and second > first
+    assert first is not None
+    assert second is not None
+    assert second > first
     assert refreshed(d).attempts == 2
 
 
@@ -618,7 +621,8 @@ def test_decline_records_the_answer(incident):
     answers.alert_decline(alert_id=alert.pk, volunteer=alert.volunteer)  # repeated tap
 
     stored = refreshed(alert)
-    assert stored.state == Alert.State.DECLINED and stored.answered_at is not None
+    assert stored.state == Alert.State.DECLINED
+    assert stored.answered_at is not None
     assert IncidentEvent.objects.filter(alert=alert, kind="alert_declined").count() == 1
 
 
@@ -816,7 +820,8 @@ def test_cancel_stands_down_live_alerts_on_the_channels_used(incident, dispatche
         (push_failed.pk, Channel.SMS),
     }
     incident.refresh_from_db()
-    assert incident.state == Incident.State.CANCELLED and incident.closed_at is not None
+    assert incident.state == Incident.State.CANCELLED
+    assert incident.closed_at is not None
     assert IncidentEvent.objects.get(incident=incident, kind="cancelled").actor == dispatcher
 
 
@@ -840,7 +845,8 @@ def test_close_releases_the_responders(incident, dispatcher):
     assert refreshed(waiting).state == Alert.State.RELEASED
     assert AlertDelivery.objects.filter(kind=Kind.STAND_DOWN).count() == 2
     incident.refresh_from_db()
-    assert incident.state == Incident.State.CLOSED and incident.closed_at is not None
+    assert incident.state == Incident.State.CLOSED
+    assert incident.closed_at is not None
 
 
 # --- SMS replies and message texts ------------------------------------------------------------
@@ -1149,4 +1155,5 @@ def test_a_push_whose_answer_was_lost_is_tried_again(incident, settings):
     assert delivery_send(delivery_id=push.pk) is not None
 
     push.refresh_from_db()
-    assert push.state == AlertDelivery.State.PENDING and push.outcome_unknown_since
+    assert push.state == AlertDelivery.State.PENDING
+    assert push.outcome_unknown_since

@@ -136,7 +136,8 @@ def test_undelivered_sms_fails_the_delivery_and_its_only_channel_fails_the_alert
     assert response.status_code == 204
     sent_sms.refresh_from_db()
     assert sent_sms.state == AlertDelivery.State.FAILED
-    assert "undelivered" in sent_sms.last_error and "30003" in sent_sms.last_error
+    assert "undelivered" in sent_sms.last_error
+    assert "30003" in sent_sms.last_error
     assert sent_sms.alert.state == Alert.State.FAILED
 
 

@@ -150,7 +150,8 @@ def test_list_shows_open_first_then_recent_ended_with_counts(console, django_ass
     with django_assert_num_queries(5):  # session, user, groups check, incidents, policy
         response = console.get(reverse("amk:incident_list"))
     html = response.content.decode()
-    assert "Banegårdspladsen 2" in html and "Vestergade 3" in html
+    assert "Banegårdspladsen 2" in html
+    assert "Vestergade 3" in html
     assert "Gammel Gade 4" not in html
     assert html.index("Banegårdspladsen 2") < html.index("Søndergade 1") < html.index("Vestergade")
 
@@ -215,7 +216,8 @@ def test_create_inside_region(console, dispatcher, django_capture_on_commit_call
     assert incident.municipality.name == "Aarhus"
     assert incident.created_by == dispatcher
     assert incident.exclusion_reasons == []
-    assert abs(incident.location.x - 10.2108) < 1e-6 and abs(incident.location.y - 56.1567) < 1e-6
+    assert abs(incident.location.x - 10.2108) < 1e-6
+    assert abs(incident.location.y - 56.1567) < 1e-6
     assert len(callbacks) == 1  # the dispatch task, queued after commit
 
 
@@ -266,9 +268,11 @@ def test_place_search_json(console):
     assert results
     first = results[0]
     assert first["in_service_region"] is True
-    assert 55.9 < first["lat"] < 56.4 and 9.9 < first["lon"] < 10.5
+    assert 55.9 < first["lat"] < 56.4
+    assert 9.9 < first["lon"] < 10.5
     postcodes = console.get(reverse("amk:place_search"), {"q": "8000"}).json()["results"]
-    assert postcodes[0]["kind"] == "postcode" and postcodes[0]["label"].startswith("8000")
+    assert postcodes[0]["kind"] == "postcode"
+    assert postcodes[0]["label"].startswith("8000")
     assert console.get(reverse("amk:place_search"), {"q": " "}).json()["results"] == []
 
 
@@ -423,8 +427,10 @@ def test_board_payload_shape_and_labels(console):
     assert set(board["counts"]) == COUNT_KEYS
     assert all(set(a) == ALERT_KEYS for a in board["alerts"])
     deliveries = [d for a in board["alerts"] for d in a["deliveries"]]
-    assert len(deliveries) == 4 and all(set(d) == DELIVERY_KEYS for d in deliveries)
-    assert board["aeds"] and all(set(a) == AED_KEYS for a in board["aeds"])
+    assert len(deliveries) == 4
+    assert all(set(d) == DELIVERY_KEYS for d in deliveries)
+    assert board["aeds"]
+    assert all(set(a) == AED_KEYS for a in board["aeds"])
     assert [set(e) for e in board["events"]] == [EVENT_KEYS, EVENT_KEYS]
     # Labels in the dispatcher's language (Danish by default), as Django's get_*_display().
     alert = Alert.objects.get(pk=board["alerts"][0]["id"])
@@ -471,17 +477,21 @@ def test_board_json_content(console):
     board = console.get(reverse("amk:incident_board", args=[incident.pk])).json()
 
     assert board["incident"]["state"] == "dispatching"
-    assert board["incident"]["wave"] == 1 and board["incident"]["radius_m"] == 5000
+    assert board["incident"]["wave"] == 1
+    assert board["incident"]["radius_m"] == 5000
     assert board["incident"]["municipality"] == "Aarhus"
     assert board["counts"] | {} == board["counts"]
     counts = board["counts"]
     assert (counts["alerted"], counts["accepted"], counts["declined"]) == (3, 1, 1)
     assert (counts["delivered"], counts["on_the_way"], counts["on_scene"]) == (1, 1, 0)
     first = board["alerts"][0]
-    assert first["id"] == accepted.pk and first["responding"]
+    assert first["id"] == accepted.pk
+    assert first["responding"]
     assert (first["name"], first["phone"]) == ("Mette", "+4520123456")
-    assert first["role"] == "aed" and first["aed"] == "Hjertestarter Domkirken"
-    assert first["position"] == [AARHUS_C[1], AARHUS_C[0]] and first["position_source"] == "live"
+    assert first["role"] == "aed"
+    assert first["aed"] == "Hjertestarter Domkirken"
+    assert first["position"] == [AARHUS_C[1], AARHUS_C[0]]
+    assert first["position_source"] == "live"
     others = board["alerts"][1:]
     assert all(a["name"] == "" and a["phone"] == "" and a["position"] is None for a in others)
     assert "Hemmelig" not in str(board)
@@ -496,7 +506,8 @@ def test_board_json_content(console):
     assert closed_aed.cabinet_code not in {str(v) for a in board["aeds"] for v in a.values()}
     assert board["events"][0]["message"] == "Ring til 112"
     # 1 of 3 accepted after 90 s (escalation after 30 s): the dispatcher is warned.
-    assert len(board["warnings"]) == 1 and "1" in board["warnings"][0]
+    assert len(board["warnings"]) == 1
+    assert "1" in board["warnings"][0]
 
 
 def test_responder_position_falls_back_to_the_alert_snapshot():
@@ -510,7 +521,8 @@ def test_responder_position_falls_back_to_the_alert_snapshot():
         volunteer_location=point(10.2, 56.15),
     )
     row = incident_board(incident_id=incident.pk)["alerts"][0]
-    assert row["position"] == [56.15, 10.2] and row["position_source"] == "alert"
+    assert row["position"] == [56.15, 10.2]
+    assert row["position_source"] == "alert"
 
 
 def test_incident_page_renders_the_board(console):

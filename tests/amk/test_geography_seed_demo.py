@@ -30,7 +30,8 @@ def test_seed_demo_sets_everything_up_once(monkeypatch):
     assert dispatcher.groups.filter(name="Dispatchers").exists()
     assert not dispatcher.is_staff
     admin = authenticate(username="admin", password="hjertealarm-demo")
-    assert admin.is_superuser and admin.is_staff
+    assert admin.is_superuser
+    assert admin.is_staff
 
     again = io.StringIO()
     call_command("seed_demo", stdout=again, stderr=io.StringIO())

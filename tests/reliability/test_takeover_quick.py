@@ -111,7 +111,8 @@ def test_a_push_whose_sender_vanished_before_the_hand_over_is_sent_by_the_next(
     _taken_over_after_the_lease(delivery)
 
     delivery.refresh_from_db()
-    assert delivery.state == AlertDelivery.State.SENT and delivery.provider_message_id
+    assert delivery.state == AlertDelivery.State.SENT
+    assert delivery.provider_message_id
     assert len(fake_fcm.wait_for_messages(1, timeout=5)) == 1
 
 
@@ -164,9 +165,8 @@ def test_alerts_to_one_number_taken_over_together_each_arrive_once(
         sids.add(delivery.provider_message_id)
     assert len(sids) == 3
     received = fake_twilio.wait_for_messages(3, timeout=5)
-    assert len(received) == 3 and {m.body for m in received} == {
-        message_texts(d)[1] for d in taken_over
-    }
+    assert len(received) == 3
+    assert {m.body for m in received} == {message_texts(d)[1] for d in taken_over}
     assert received[0].sid in sids
 
 

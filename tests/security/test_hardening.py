@@ -50,7 +50,8 @@ def test_dispatcher_password_brute_force_is_locked_out_with_a_danish_message(cli
     response = _login(client, "vagt1", PASSWORD)
     assert response.status_code == 200
     text = response.content.decode()
-    assert "For mange mislykkede loginforsøg" in text and "spærret" in text
+    assert "For mange mislykkede loginforsøg" in text
+    assert "spærret" in text
     assert "_auth_user_id" not in client.session
     # The same account from another address is not locked out (no denial of service by one IP).
     assert _login(client, "vagt1", PASSWORD, ip="10.0.0.2").status_code == 302
@@ -66,7 +67,8 @@ def test_the_lock_out_also_guards_the_admin_and_the_backend(client, settings):
     response = client.post(
         reverse("admin:login"), {"username": "root", "password": PASSWORD}, REMOTE_ADDR="10.0.0.9"
     )
-    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
 
 
 def test_many_addresses_against_one_account_are_stopped_too(client, settings):
@@ -119,7 +121,8 @@ def test_console_pages_carry_a_strict_content_security_policy(client, reference_
             # No inline code the policy would block: scripts are files or JSON data blocks.
             for tag in re.findall(r"<script\b[^>]*>", html):
                 assert "src=" in tag or 'type="application/json"' in tag, (url, tag)
-            assert "<style" not in html and " style=" not in html, url
+            assert "<style" not in html, url
+            assert " style=" not in html, url
             assert not re.search(r"\son[a-z]+=", html), url
 
 
@@ -273,7 +276,9 @@ def test_the_log_filter_masks_arguments_and_tracebacks():
         record.exc_info = sys.exc_info()
     PersonalDataFilter().filter(record)
     line = logging.Formatter().format(record)
-    assert "+4520000001" not in line and "56.123456" not in line and "+4520000002" not in line
+    assert "+4520000001" not in line
+    assert "56.123456" not in line
+    assert "+4520000002" not in line
 
 
 def test_the_filter_is_on_the_configured_handler_and_twilio_http_logs_stay_quiet(settings):

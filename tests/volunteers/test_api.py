@@ -87,32 +87,38 @@ def sign_up_data(code_: str, **overrides) -> dict:
 def test_sign_up_by_sms_code_gives_a_working_token_and_records_consent(api):
     code = request_code(api, "60 12 34 56")  # Danish numbers without +45 are accepted
     stored = PhoneCode.objects.get(phone=PHONE)
-    assert code not in stored.code_hash and len(stored.code_hash) == 64
+    assert code not in stored.code_hash
+    assert len(stored.code_hash) == 64
 
     response = api.post("/api/v1/auth/signup/", sign_up_data(code), format="json")
 
     assert response.status_code == 201, response.content
     volunteer = Volunteer.objects.get(phone=PHONE)
     assert volunteer.phone_verified_at is not None
-    assert volunteer.user.first_name == "Mette" and not volunteer.user.has_usable_password()
+    assert volunteer.user.first_name == "Mette"
+    assert not volunteer.user.has_usable_password()
     assert set(volunteer.consents.values_list("kind", "version")) == {
         (Consent.Kind.TERMS, "2025-01"),
         (Consent.Kind.LOCATION, "2025-01"),
     }
     api.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     profile = api.get("/api/v1/me/").json()
-    assert profile["phone"] == PHONE and profile["first_aid_course_on"] == "2024-03-01"
+    assert profile["phone"] == PHONE
+    assert profile["first_aid_course_on"] == "2024-03-01"
 
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"date_of_birth": str(dt.date.today() - dt.timedelta(days=365 * 17))}, "date_of_birth"),
+        (
+            {"date_of_birth": str(timezone.localdate() - dt.timedelta(days=365 * 17))},
+            "date_of_birth",
+        ),
         ({"date_of_birth": "not a date"}, "date_of_birth"),
         ({"terms_version": "2019-01"}, "terms_version"),
         ({"location_consent_version": "old"}, "location_consent_version"),
         (
-            {"first_aid_course_on": str(dt.date.today() + dt.timedelta(days=3))},
+            {"first_aid_course_on": str(timezone.localdate() + dt.timedelta(days=3))},
             "first_aid_course_on",
         ),
         ({"phone": "12"}, "phone"),
@@ -132,14 +138,16 @@ def test_code_is_single_use(api):
     code = request_code(api)
     assert api.post("/api/v1/auth/signup/", sign_up_data(code), format="json").status_code == 201
     again = api.post("/api/v1/auth/login/", {"phone": PHONE, "code": code}, format="json")
-    assert again.status_code == 400 and "code" in again.json()
+    assert again.status_code == 400
+    assert "code" in again.json()
 
 
 def test_code_expires(api, settings):
     code = request_code(api)
     PhoneCode.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     response = api.post("/api/v1/auth/signup/", sign_up_data(code), format="json")
-    assert response.status_code == 400 and "code" in response.json()
+    assert response.status_code == 400
+    assert "code" in response.json()
 
 
 def test_wrong_codes_are_limited_then_even_the_right_one_fails(api, settings):
@@ -168,7 +176,8 @@ def test_sign_up_with_a_registered_phone_is_a_conflict(api):
     VolunteerFactory(phone=PHONE)
     code = request_code(api)
     response = api.post("/api/v1/auth/signup/", sign_up_data(code), format="json")
-    assert response.status_code == 409 and "phone" in response.json()
+    assert response.status_code == 409
+    assert "phone" in response.json()
 
 
 def test_login_gives_a_token_per_device_and_logout_revokes_only_that_one(api):
@@ -201,7 +210,8 @@ def test_login_gives_a_token_per_device_and_logout_revokes_only_that_one(api):
 def test_login_of_an_unknown_phone_is_refused(api):
     code = request_code(api)
     response = api.post("/api/v1/auth/login/", {"phone": PHONE, "code": code}, format="json")
-    assert response.status_code == 400 and "phone" in response.json()
+    assert response.status_code == 400
+    assert "phone" in response.json()
 
 
 def test_expired_token_is_refused(volunteer):
@@ -317,11 +327,14 @@ def test_profile_changes_and_read_only_membership(volunteer, me):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["first_name"] == "Anne"
-    assert body["quiet_hours_start"] == "23:00:00" and body["quiet_hours_end"] == "06:30:00"
-    assert body["is_heart_runner"] is True and body["corps"] is None
+    assert body["quiet_hours_start"] == "23:00:00"
+    assert body["quiet_hours_end"] == "06:30:00"
+    assert body["is_heart_runner"] is True
+    assert body["corps"] is None
     volunteer.refresh_from_db()
     assert volunteer.quiet_hours_start == dt.time(23, 0)
-    assert volunteer.phone != "+4511111111" and volunteer.is_heart_runner
+    assert volunteer.phone != "+4511111111"
+    assert volunteer.is_heart_runner
 
 
 @pytest.mark.parametrize(
@@ -329,14 +342,15 @@ def test_profile_changes_and_read_only_membership(volunteer, me):
     [
         ({"quiet_hours_start": "23:00"}, "quiet_hours_end"),
         ({"quiet_hours_start": "25:00", "quiet_hours_end": "06:00"}, "quiet_hours_start"),
-        ({"date_of_birth": str(dt.date.today())}, "date_of_birth"),
+        ({"date_of_birth": str(timezone.localdate())}, "date_of_birth"),
         ({"is_available": "maybe"}, "is_available"),
         ({"first_name": "x" * 151}, "first_name"),
     ],
 )
 def test_profile_validation(me, data, field):
     response = me.patch("/api/v1/me/", data, format="json")
-    assert response.status_code == 400 and field in response.json()
+    assert response.status_code == 400
+    assert field in response.json()
 
 
 def test_corps_membership_is_shown(reference_geography):
@@ -348,7 +362,8 @@ def test_corps_membership_is_shown(reference_geography):
 
 def test_availability_on_and_off(volunteer, me):
     response = me.put("/api/v1/me/availability/", {"is_available": False}, format="json")
-    assert response.status_code == 200 and response.json() == {"is_available": False}
+    assert response.status_code == 200
+    assert response.json() == {"is_available": False}
     volunteer.refresh_from_db()
     assert volunteer.is_available is False
     assert me.put("/api/v1/me/availability/", {}, format="json").status_code == 400
@@ -415,7 +430,8 @@ def test_location_is_refused_with_a_reason(volunteer, me, overrides, field, reas
 def test_location_can_be_forgotten(volunteer, me):
     assert me.delete("/api/v1/me/location/").status_code == 204
     volunteer.refresh_from_db()
-    assert volunteer.location is None and volunteer.location_updated_at is None
+    assert volunteer.location is None
+    assert volunteer.location_updated_at is None
 
 
 # --- Devices -------------------------------------------------------------------------------------
@@ -433,7 +449,8 @@ def test_devices_register_list_replace_delete(volunteer, me):
     assert [d["push_token"] for d in listed] == ["tok-1"]
 
     replaced = me.put(f"/api/v1/devices/{device_id}/", {"push_token": "tok-2"}, format="json")
-    assert replaced.status_code == 200 and replaced.json()["push_token"] == "tok-2"
+    assert replaced.status_code == 200
+    assert replaced.json()["push_token"] == "tok-2"
     assert volunteer.devices.get().push_token == "tok-2"
 
     assert me.delete(f"/api/v1/devices/{device_id}/").status_code == 204
@@ -442,7 +459,8 @@ def test_devices_register_list_replace_delete(volunteer, me):
 
 def test_device_validation(me):
     response = me.post("/api/v1/devices/", {"push_token": "t", "platform": "nokia"}, format="json")
-    assert response.status_code == 400 and "platform" in response.json()
+    assert response.status_code == 400
+    assert "platform" in response.json()
 
 
 def test_another_volunteers_device_is_not_found(me):
@@ -497,19 +515,23 @@ def test_accept_returns_the_address_role_and_aed_and_reaches_the_board(me, alert
     assert assignment["aed"]["placement"] == "Ved døren"
     board = incident_board(incident_id=alert.incident_id)
     row = next(r for r in board["alerts"] if r["id"] == alert.pk)
-    assert row["state"] == "accepted" and row["role"] == "aed" and board["counts"]["accepted"] == 1
+    assert row["state"] == "accepted"
+    assert row["role"] == "aed"
+    assert board["counts"]["accepted"] == 1
 
     for step in ("en_route", "aed_collected", "on_scene"):
         assert (
             me.post(f"/api/v1/alerts/{alert.pk}/progress/", {"state": step}).json()["state"] == step
         )
     finished = me.post(f"/api/v1/alerts/{alert.pk}/progress/", {"state": "finished"}).json()
-    assert finished["state"] == "released" and finished["assignment"] is None
+    assert finished["state"] == "released"
+    assert finished["assignment"] is None
 
 
 def test_cpr_role_has_no_aed(me, alert):
     body = me.post(f"/api/v1/alerts/{alert.pk}/accept/").json()
-    assert body["assignment"]["role"] == "cpr" and body["assignment"]["aed"] is None
+    assert body["assignment"]["role"] == "cpr"
+    assert body["assignment"]["aed"] is None
 
 
 def test_address_is_hidden_once_the_incident_has_ended(me, alert):
@@ -523,7 +545,8 @@ def test_accept_after_the_incident_ended_is_a_conflict(me, alert):
         state="cancelled", closed_at=timezone.now()
     )
     response = me.post(f"/api/v1/alerts/{alert.pk}/accept/")
-    assert response.status_code == 409 and response.json()["detail"]
+    assert response.status_code == 409
+    assert response.json()["detail"]
 
 
 def test_decline_then_accept_is_a_conflict(me, alert):
@@ -544,7 +567,8 @@ def test_progress_validation(me, alert, data, status):
 def test_aed_collected_without_an_aed_role_is_refused(me, alert):
     me.post(f"/api/v1/alerts/{alert.pk}/accept/")
     response = me.post(f"/api/v1/alerts/{alert.pk}/progress/", {"state": "aed_collected"})
-    assert response.status_code == 400 and "state" in response.json()
+    assert response.status_code == 400
+    assert "state" in response.json()
 
 
 @pytest.mark.parametrize(
@@ -564,7 +588,8 @@ def test_another_volunteers_alert_is_not_found(reference_geography, me, method, 
     assert response.status_code == 404
     assert set(response.json()) == {"detail"}
     other.refresh_from_db()
-    assert other.state == "accepted" and not other.debriefs.exists()
+    assert other.state == "accepted"
+    assert not other.debriefs.exists()
 
 
 # --- Debrief -------------------------------------------------------------------------------------
@@ -579,7 +604,8 @@ def test_debrief_with_a_call_request_reaches_the_admin_list(me, alert, admin_cli
     )
     assert response.status_code == 201, response.content
     debrief = Debrief.objects.get()
-    assert debrief.wants_call and not debrief.handled
+    assert debrief.wants_call
+    assert not debrief.handled
 
     page = admin_client.get("/admin/volunteers/debrief/?wants_call__exact=1&handled__exact=0")
     assert page.status_code == 200
@@ -591,7 +617,8 @@ def test_debrief_before_answering_is_a_conflict_and_validated(me, alert):
     assert me.post(url, {"outcome": "fine", "wants_call": False}).status_code == 409
     me.post(f"/api/v1/alerts/{alert.pk}/accept/")
     response = me.post(url, {"outcome": "meh", "wants_call": False}, format="json")
-    assert response.status_code == 400 and "outcome" in response.json()
+    assert response.status_code == 400
+    assert "outcome" in response.json()
 
 
 # --- Nearby AEDs ---------------------------------------------------------------------------------
@@ -610,8 +637,10 @@ def test_nearby_aeds_with_availability_and_no_cabinet_codes(me):
     assert response.status_code == 200
     body = response.json()
     assert [a["id"] for a in body] == [near.pk, closed.pk]
-    assert body[0]["available_now"] is True and body[1]["available_now"] is False
-    assert "9999" not in response.content.decode() and "cabinet_code" not in body[0]
+    assert body[0]["available_now"] is True
+    assert body[1]["available_now"] is False
+    assert "9999" not in response.content.decode()
+    assert "cabinet_code" not in body[0]
 
 
 @pytest.mark.parametrize(
@@ -624,7 +653,8 @@ def test_nearby_aeds_with_availability_and_no_cabinet_codes(me):
 )
 def test_nearby_aeds_validation(me, params, field):
     response = me.get("/api/v1/aeds/", params)
-    assert response.status_code == 400 and field in response.json()
+    assert response.status_code == 400
+    assert field in response.json()
 
 
 # --- My data -------------------------------------------------------------------------------------
@@ -658,7 +688,8 @@ def test_delete_account_erases_the_person_and_keeps_anonymous_alerts(volunteer, 
     assert not get_user_model().objects.filter(pk=user_id).exists()
     assert not AuthToken.objects.filter(user_id=user_id).exists()
     alert.refresh_from_db()
-    assert alert.volunteer_id is None and alert.volunteer_location is None
+    assert alert.volunteer_id is None
+    assert alert.volunteer_location is None
     assert me.get("/api/v1/me/").status_code == 401
 
 
@@ -670,6 +701,8 @@ def test_exception_handler_maps_application_errors():
 
     assert exception_handler(ApplicationError("x", code="not_found"), {}).status_code == 404
     conflict = exception_handler(ApplicationError("ended", code="ended"), {})
-    assert conflict.status_code == 409 and conflict.data == {"detail": "ended"}
+    assert conflict.status_code == 409
+    assert conflict.data == {"detail": "ended"}
     invalid = exception_handler(ApplicationError("bad", field="state"), {})
-    assert invalid.status_code == 400 and invalid.data == {"state": ["bad"]}
+    assert invalid.status_code == 400
+    assert invalid.data == {"state": ["bad"]}

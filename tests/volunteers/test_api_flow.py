@@ -71,13 +71,15 @@ def test_sign_up_to_accepted_alert_with_the_address(
 
     assert app.post(f"/api/v1/alerts/{alert_id}/receipt/").status_code == 200
     before = app.get(f"/api/v1/alerts/{alert_id}/").json()
-    assert before["assignment"] is None and before["approximate_distance_m"] == 300
+    assert before["assignment"] is None
+    assert before["approximate_distance_m"] == 300
 
     accepted = app.post(f"/api/v1/alerts/{alert_id}/accept/")
 
     assert accepted.status_code == 200, accepted.content
     assignment = accepted.json()["assignment"]
-    assert assignment["address"] == ADDRESS and assignment["role"] == "cpr"
+    assert assignment["address"] == ADDRESS
+    assert assignment["role"] == "cpr"
     board = incident_board(incident_id=incident.pk)
     assert board["counts"]["accepted"] == 1
     assert Alert.objects.get(pk=alert_id).state == Alert.State.ACCEPTED

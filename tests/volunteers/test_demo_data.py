@@ -77,7 +77,7 @@ def test_generates_the_requested_population():
     assert 0.18 < fresh.count() / 596 < 0.32
     assert 0.42 < located.count() / 596 < 0.58
     assert all(5 <= v.location_accuracy_m <= 50 for v in fresh)
-    oldest_birth = dt.date(dt.date.today().year - 75, 1, 1)  # 75 years before this year
+    oldest_birth = dt.date(timezone.localdate().year - 75, 1, 1)  # 75 years before this year
     assert not volunteers.filter(date_of_birth__lt=oldest_birth).exists()
 
 
@@ -109,7 +109,8 @@ def test_every_local_area_gets_corps_members_and_its_own_aed():
         assert all(m.synthetic for m in members)
         assert all(area.area.contains(m.location) for m in members if m.location), area.name
         (aed,) = area.local_aeds.all()
-        assert aed.synthetic and aed.location == area.village_point
+        assert aed.synthetic
+        assert aed.location == area.village_point
     corps = Volunteer.objects.filter(local_area__isnull=False)
     assert corps.filter(is_heart_runner=True).exists()
     assert corps.filter(is_heart_runner=False).exists()
@@ -137,7 +138,8 @@ def test_same_seed_gives_identical_rows_and_another_seed_does_not():
     assert digest() == first
     generate(*SMALL, "--seed", "7", "--replace")
     other = digest()
-    assert other[0] != first[0] and other[1] != first[1]
+    assert other[0] != first[0]
+    assert other[1] != first[1]
 
 
 @pytest.mark.usefixtures("local_areas")

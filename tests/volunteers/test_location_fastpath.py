@@ -140,4 +140,5 @@ def test_one_volunteers_token_moves_only_that_volunteer(stack):
     assert client.post(URL, reading(), format="json").status_code == 204
     theirs.refresh_from_db()
     mine.refresh_from_db()
-    assert theirs.location_received_at is None and mine.location_received_at is not None
+    assert theirs.location_received_at is None
+    assert mine.location_received_at is not None

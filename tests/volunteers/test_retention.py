@@ -24,7 +24,8 @@ def test_current_locations_older_than_the_retention_are_cleared(settings):
     assert tasks.locations_expire_task() == 1
 
     old = Volunteer.objects.get(pk=old.pk)
-    assert old.location is None and old.location_updated_at is None
+    assert old.location is None
+    assert old.location_updated_at is None
     assert old.location_accuracy_m is None
     assert Volunteer.objects.get(pk=fresh.pk).location is not None
 

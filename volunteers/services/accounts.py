@@ -8,11 +8,14 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from knox.models import AuthToken
 
 from config.exceptions import ApplicationError
 from volunteers.models import MINIMUM_AGE_YEARS, Consent, Device, PhoneCode, Volunteer
@@ -171,8 +174,6 @@ def volunteer_log_in(*, phone: str, code: str) -> Volunteer:
 
 def auth_token_create(*, user) -> str:
     """A new token for one device (knox: only its hash is stored, and it expires)."""
-    from knox.models import AuthToken
-
     _token, key = AuthToken.objects.create(user=user)
     return key
 
@@ -236,9 +237,6 @@ def volunteer_delete(*, volunteer: Volunteer) -> None:
     position snapshots, provider errors on the deliveries, the recorded outbox messages), and
     the admin's change log goes here (it names the person). tests/security/test_privacy.py
     searches every text column of every table afterwards."""
-    from django.contrib.admin.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
     phone = str(volunteer.phone)
     with transaction.atomic():
         tokens = list(
@@ -259,8 +257,6 @@ def volunteer_delete(*, volunteer: Volunteer) -> None:
 
 def auth_records_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete expired or used one-time codes and expired API tokens."""
-    from knox.models import AuthToken
-
     now = now or timezone.now()
     codes, _rows = PhoneCode.objects.filter(
         Q(expires_at__lt=now) | Q(used_at__lt=now - dt.timedelta(hours=1))

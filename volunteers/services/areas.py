@@ -25,7 +25,7 @@ _LAND_BUFFER_SQL = f"""
     FROM (SELECT ST_Buffer(ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s)::geometry
           AS geom) AS circle
     JOIN {Municipality._meta.db_table} m ON ST_Intersects(m.area, circle.geom)
-"""
+"""  # noqa: S608  identifiers are constants; values are parameters
 
 
 def _land_area(point: Point, radius_m: int) -> MultiPolygon | None:

@@ -8,7 +8,7 @@ from amk.access import DISPATCHERS_GROUP
 from amk.services.accounts import demo_accounts_ensure
 from config.imports import ReportingCommand
 
-DEFAULT_DEMO_PASSWORD = "hjertealarm-demo"
+DEFAULT_DEMO_PASSWORD = "hjertealarm-demo"  # noqa: S105  demo only, printed; overridden by env
 
 
 class Command(ReportingCommand):
