@@ -306,6 +306,32 @@ def test_the_delete_action_in_the_admin_erases_each_account(superuser_client, da
     assert Volunteer.objects.filter(pk=data["volunteer"].pk).exists()
 
 
+def test_deleting_the_user_of_a_volunteer_in_the_admin_erases_the_account(superuser_client, data):
+    volunteer, alert = _volunteer_with_traces(1)
+    url = admin_url(type(volunteer.user), "delete", volunteer.user.pk)
+
+    response = superuser_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    _assert_erased(volunteer, alert)
+
+
+def test_bulk_deleting_users_erases_volunteers_and_deletes_other_users(superuser_client, data):
+    volunteer, alert = _volunteer_with_traces(1)
+    staff = UserFactory(username="former-dispatcher")
+    selected = {
+        "action": "delete_selected",
+        "_selected_action": [volunteer.user.pk, staff.pk],
+        "post": "yes",
+    }
+
+    response = superuser_client.post(admin_url(type(staff), "changelist"), selected)
+
+    assert response.status_code == 302
+    _assert_erased(volunteer, alert)
+    assert not type(staff).objects.filter(pk=staff.pk).exists()
+
+
 def test_non_staff_user_is_redirected_to_login(client, data):
     client.force_login(UserFactory(username="citizen", is_staff=False))
     for model, _key in ADMINS:

@@ -24,6 +24,9 @@ from alerts.services.debriefs import debriefs_mark_handled
 from config.geoadmin import AreaAdmin, GeoAdmin
 from volunteers.models import Consent, Debrief, Device, LocalArea, Volunteer
 from volunteers.services.accounts import volunteer_delete
+from volunteers.user_admin import register as register_user_admin
+
+register_user_admin()
 
 # How old a reported position may be and still count as where the volunteer is now.
 LOCATION_LIVE = dt.timedelta(minutes=15)
