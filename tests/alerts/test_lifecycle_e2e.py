@@ -63,7 +63,7 @@ def beat_sweeps(app) -> None:
 def test_an_alert_sms_stops_retrying_when_it_expires_and_a_late_ja_is_too_late(
     dispatch_worker, reference_geography, real_providers, fake_twilio, client
 ):
-    DispatchPolicyFactory(alert_valid_s=3, push_receipt_timeout_s=600, escalate_after_s=600)
+    DispatchPolicyFactory(alert_valid_s=5, push_receipt_timeout_s=600, escalate_after_s=600)
     volunteer = sms_volunteer(3)
     fake_twilio.faults.error_rate = 1.0  # Twilio overloaded: every send answered 503
 
@@ -71,12 +71,12 @@ def test_an_alert_sms_stops_retrying_when_it_expires_and_a_late_ja_is_too_late(
     wait_until(lambda: len(fake_twilio.attempts) >= 2)  # the first try, and a retry 2 s later
     alert = Alert.objects.get(incident=incident)
     delivery = AlertDelivery.objects.get(alert=alert)
-    wait_until(lambda: timezone.now() - alert.created_at > dt.timedelta(seconds=3.2))
+    wait_until(lambda: timezone.now() - alert.created_at > dt.timedelta(seconds=5.2))
     beat_sweeps(dispatch_worker)
     wait_until(lambda: Alert.objects.get(pk=alert.pk).state == Alert.State.EXPIRED)
 
-    # The next retry was due 4 s after the second try: it does not happen.
-    time.sleep(max(0.0, 7 - (timezone.now() - alert.created_at).total_seconds()))
+    # The next retry was due 4 s after the second try, past the 5 s: it does not happen.
+    time.sleep(max(0.0, 8 - (timezone.now() - alert.created_at).total_seconds()))
     assert len(fake_twilio.attempts) == 2
     delivery.refresh_from_db()
     assert delivery.state == AlertDelivery.State.FAILED
