@@ -19,6 +19,7 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "is_active",
+        "mode",
         "app_volunteers_per_wave",
         "radius_m",
         "max_radius_m",
@@ -29,12 +30,23 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active"]
     fieldsets = [
-        (None, {"fields": ["name", "is_active"]}),
+        (
+            None,
+            {
+                "fields": ["name", "is_active", "mode"],
+                "description": _(
+                    "The active policy is copied onto each new incident: a change applies to "
+                    "incidents created from now on, while running incidents keep the policy "
+                    "they started with (shown on each incident)."
+                ),
+            },
+        ),
         (
             _("Who is alerted"),
             {
                 "fields": [
                     "app_volunteers_per_wave",
+                    "outstanding_target",
                     "radius_m",
                     "location_max_age_s",
                     "acceptance_max_distance_m",
@@ -55,6 +67,7 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
         ),
         (_("AEDs"), {"fields": ["aed_fetchers", "aed_search_radius_m", "max_aed_detour_m"]}),
         (_("Channels"), {"fields": ["push_receipt_timeout_s", "sms_validity_s"]}),
+        (_("When things end"), {"fields": ["alert_valid_s", "auto_close_after_s"]}),
     ]
 
 

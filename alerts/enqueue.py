@@ -47,6 +47,14 @@ def alerts_sms_fallback_enqueue(*, incident_id: int, countdown: int | None = Non
     app.send_task(f"{_TASKS}.alerts_sms_fallback_task", args=(incident_id,), countdown=countdown)
 
 
+def alerts_sms_fallback_on_commit(*, incident_id: int, countdown: int) -> None:
+    """The push→SMS fallback check for alerts made in this transaction, once it commits."""
+    transaction.on_commit(
+        lambda: alerts_sms_fallback_enqueue(incident_id=incident_id, countdown=countdown),
+        robust=True,
+    )
+
+
 def incident_escalate_enqueue(
     *, incident_id: int, after_wave: int, countdown: int | None = None
 ) -> None:

@@ -1,7 +1,10 @@
 """Alerts' tables: the dispatch policy, one alert per (incident, volunteer), its deliveries per
 channel and kind with the attempt history of each, and the demo's outbox of recorded messages."""
 
+import datetime as dt
+
 from django.contrib.gis.db import models
+from django.core.validators import MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -9,8 +12,15 @@ from django.utils.translation import gettext_lazy as _
 class DispatchPolicy(models.Model):
     """How many volunteers to alert, how far, and when to escalate; edited in the admin.
 
-    The defaults follow today's Hjerteløber practice. The newest active row is in force.
+    The defaults follow today's Hjerteløber practice. The newest active row is in force: it is
+    copied onto each incident as it is created (``Incident.dispatch_policy``), so an edit applies
+    to new incidents only; alerts reads a running incident's values through
+    ``alerts.selectors.policy.incident_policy``. A migration creates the first row.
     """
+
+    class Mode(models.TextChoices):
+        WAVES = "waves", _("Timed waves, each wider than the last")
+        REPLACE = "replace", _("Replace each who declines, expires or withdraws")
 
     name = models.CharField(_("name"), max_length=100, default="Standard")
     is_active = models.BooleanField(_("active"), default=True)
@@ -44,6 +54,45 @@ class DispatchPolicy(models.Model):
         default=12000,
         help_text=_("A volunteer who has moved farther away than this cannot accept."),
     )
+    alert_valid_s = models.PositiveIntegerField(
+        _("an unanswered alert expires after (s)"),
+        default=600,
+        validators=[MinValueValidator(60)],
+        help_text=_(
+            "After this an alert can no longer be accepted, its messages stop, and in replace "
+            "mode the next nearest volunteer is alerted instead."
+        ),
+    )
+    auto_close_after_s = models.PositiveIntegerField(
+        _("an open incident closes itself after (s)"),
+        default=3600,
+        validators=[MinValueValidator(300)],
+        help_text=_(
+            "Counted from its creation; the responders get the closing message, as when the "
+            "dispatcher closes it."
+        ),
+    )
+    mode = models.CharField(
+        _("alerting mode"),
+        max_length=7,
+        choices=Mode.choices,
+        default=Mode.WAVES,
+        help_text=_(
+            "Waves: a wider wave after each escalation period while too few have accepted, up "
+            "to the maximum number of waves. Replace: the nearest volunteers within the maximum "
+            "radius, and each decline, expiry or withdrawal replaced by the next nearest, "
+            "keeping a set number of alerts unanswered until the target has accepted."
+        ),
+    )
+    outstanding_target = models.PositiveSmallIntegerField(
+        _("unanswered alerts to keep out (replace mode)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Hjerteløbere with the app; the local 1-1-2 corps is alerted in full besides, as in "
+            "waves mode."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -64,6 +113,16 @@ class DispatchPolicy(models.Model):
             models.CheckConstraint(
                 condition=models.Q(app_volunteers_per_wave__gte=1, target_accepted__gte=1),
                 name="dispatch_policy_positive_counts",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    outstanding_target__gte=1, alert_valid_s__gte=1, auto_close_after_s__gte=1
+                ),
+                name="dispatch_policy_lifecycle_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mode__in=["waves", "replace"]),
+                name="dispatch_policy_mode_valid",
             ),
         ]
 
@@ -154,10 +213,24 @@ class Alert(models.Model):
         ]
         indexes = [
             models.Index(fields=["volunteer", "-created_at"], name="alert_volunteer_recent_idx"),
+            # The sweep's expiry: only unanswered alerts, a few per running incident.
+            models.Index(
+                fields=["created_at"],
+                name="alert_waiting_idx",
+                condition=models.Q(state__in=["queued", "sent", "delivered"]),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Alert #{self.pk} ({self.get_state_display()})"
+
+    def is_expired(self, *, valid_s: int, now: dt.datetime) -> bool:
+        """Expired, or still unanswered past its validity (the sweep moves it within seconds,
+        and nothing treats it as open meanwhile)."""
+        return self.state == self.State.EXPIRED or (
+            self.state in self.WAITING_STATES
+            and now - self.created_at >= dt.timedelta(seconds=valid_s)
+        )
 
 
 class AlertDelivery(models.Model):

@@ -3,20 +3,28 @@
 import threading
 
 from celery.signals import worker_process_init
+from django.db import transaction
 from django.dispatch import receiver
 
 from alerts.channels import warm_up_backends
 from alerts.enqueue import incident_dispatch_enqueue
+from alerts.selectors.policy import dispatch_policy_snapshot
 from alerts.services.answers import alerts_stand_down
 from alerts.services.erasure import volunteer_alert_data_erase
 from amk.models.incident import Incident
+from amk.services.incidents import incident_policy_record
 from amk.signals import incident_created, incident_ended
 from volunteers.signals import volunteer_erasing
 
 
 @receiver(incident_created, dispatch_uid="alerts.incident_created")
-def incident_created_dispatch(sender, *, incident_id: int, **kwargs) -> None:
-    incident_dispatch_enqueue(incident_id=incident_id)
+def incident_created_dispatch(sender, *, incident: Incident, **kwargs) -> None:
+    """In the creating transaction: the policy in force goes with the incident; the dispatch is
+    queued once it commits, robustly (with the broker down the incident is still saved and
+    answered, and the sweep dispatches it)."""
+    incident_policy_record(incident=incident, policy=dispatch_policy_snapshot())
+    incident_id = incident.pk
+    transaction.on_commit(lambda: incident_dispatch_enqueue(incident_id=incident_id), robust=True)
 
 
 @receiver(incident_ended, dispatch_uid="alerts.incident_ended")

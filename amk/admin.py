@@ -3,9 +3,12 @@ admin site's titles. The map admins' base classes are in config.geoadmin."""
 
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletAdminWidget
 
+from alerts.models import DispatchPolicy
+from alerts.selectors.policy import policy_from_snapshot
 from amk.models.incident import Incident
 from amk.models.territory import Municipality, Place, Postcode, Region
 from config.geoadmin import AreaAdmin, GeoAdmin
@@ -99,6 +102,7 @@ class IncidentAdmin(GeoAdmin):
         "created_at",
         "updated_at",
         "closed_at",
+        "policy_in_force",
     ]
     readonly_fields = fields
 
@@ -118,6 +122,25 @@ class IncidentAdmin(GeoAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("dispatch policy in force"))
+    def policy_in_force(self, obj):
+        """The copy of the policy the incident keeps to its end, with the admin's labels."""
+        if not obj.dispatch_policy:
+            return _("None recorded (created before policies were copied onto incidents)")
+        policy = policy_from_snapshot(obj.dispatch_policy)
+        rows = []
+        for field in DispatchPolicy._meta.concrete_fields:
+            if field.attname not in obj.dispatch_policy:
+                continue
+            value = getattr(policy, field.attname)
+            if field.choices:
+                value = getattr(policy, f"get_{field.attname}_display")()
+            rows.append((str(field.verbose_name).capitalize(), value))
+        return format_html(
+            '<table class="policy-in-force">{}</table>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description=_("location"))
     def location_map(self, obj):

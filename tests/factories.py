@@ -123,13 +123,20 @@ class LocalAreaFactory(factory.django.DjangoModelFactory):
 
 
 class DispatchPolicyFactory(factory.django.DjangoModelFactory):
-    """The active dispatch policy; only one may be active at a time."""
+    """The active dispatch policy; only one may be active at a time, so the one active before
+    (the migration's "Standard", or an earlier test's) steps down."""
 
     class Meta:
         model = "alerts.DispatchPolicy"
 
     name = factory.Sequence(lambda n: f"Politik {n}")
     is_active = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        if kwargs.get("is_active", True):
+            model_class.objects.filter(is_active=True).update(is_active=False)
+        return super()._create(model_class, *args, **kwargs)
 
 
 class AlertFactory(factory.django.DjangoModelFactory):

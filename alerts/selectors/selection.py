@@ -135,8 +135,10 @@ def dispatch_candidates(
     radius_m: int,
     include_corps: bool,
     now: dt.datetime | None = None,
+    limit: int | None = None,
 ) -> list[Candidate]:
-    """Who to alert now: the local corps (first wave) and the nearest qualifying app volunteers.
+    """Who to alert now: the local corps (first wave) and the nearest qualifying app volunteers,
+    at most ``limit`` of them (by default the policy's wave size).
 
     Volunteers already alerted for the incident are left out, and a person in both pools is
     alerted once, as a corps member (they are the ones with the local AED).
@@ -150,7 +152,7 @@ def dispatch_candidates(
         now=now or timezone.now(),
     )
     with connection.cursor() as cursor:
-        _candidates_statement(policy.app_volunteers_per_wave).execute(
+        _candidates_statement(limit or policy.app_volunteers_per_wave).execute(
             cursor, params, prefix=_GENERIC_PLAN
         )
         rows = cursor.fetchall()

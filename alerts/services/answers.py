@@ -20,10 +20,11 @@ from alerts.enqueue import deliveries_send_on_commit
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
 from alerts.selectors.aeds import aed_for_responder
 from alerts.selectors.incident import accepted_count
-from alerts.selectors.policy import dispatch_policy_current
+from alerts.selectors.policy import incident_policy
 from alerts.selectors.selection import metres_between
 from alerts.services.deliveries import channels_used, deliveries_create, sms_only
 from alerts.services.timeline import alert_move, volunteer_label
+from alerts.services.waves import replacements_top_up
 from amk.models.incident import Incident, IncidentEvent
 from amk.services.incidents import incident_event_add, incident_transition
 from config.exceptions import ApplicationError
@@ -77,14 +78,18 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
         return alert
     if not incident.is_open:
         raise ApplicationError(_("The incident has ended; you do not need to go."), code="ended")
+    policy = incident_policy(incident)
+    now = timezone.now()
+    if alert.is_expired(valid_s=policy.alert_valid_s, now=now):
+        raise ApplicationError(
+            _("Too late: the alert has expired and others have been alerted."), code="expired"
+        )
     if alert.state not in Alert.WAITING_STATES:
         raise ApplicationError(
             _("This alert can no longer be accepted (%(state)s).")
             % {"state": alert.get_state_display()},
             code="not_open",
         )
-    policy = dispatch_policy_current()
-    now = timezone.now()
     location = _fresh_location(volunteer, policy, now)
     if location is not None and (
         metres_between(location, incident.location) > policy.acceptance_max_distance_m
@@ -171,6 +176,7 @@ def alert_decline(*, alert_id: int, volunteer: Volunteer) -> Alert:
             % {"state": alert.get_state_display()},
             code="not_open",
         )
+    replacements_top_up(incident_id=alert.incident_id)
     return alert
 
 
@@ -199,12 +205,16 @@ def alert_progress(*, alert_id: int, volunteer: Volunteer, state: str) -> Alert:
     ):
         # Withdrawing before collecting it frees the AED for another responder.
         released_aed = {"role": Alert.Role.NONE, "aed": None}
+    # Released before reaching the patient is a withdrawal (after it: finished).
+    withdrawal = state == Alert.State.RELEASED and alert.state != Alert.State.ON_SCENE
     if not alert_move(alert, state, from_states=PROGRESS_STEPS[state], **released_aed):
         raise ApplicationError(
             _("Cannot go from %(from)s to %(to)s.")
             % {"from": alert.get_state_display(), "to": Alert.State(state).label},
             field="state",
         )
+    if withdrawal:
+        replacements_top_up(incident_id=alert.incident_id)
     return alert
 
 

@@ -10,6 +10,7 @@ The claim, the hand-over and the provider calls are in ``alerts.services.sending
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -21,7 +22,8 @@ from alerts.channels.base import (
     UnregisteredTokenError,
 )
 from alerts.enqueue import SEND_BATCH, deliveries_send_on_commit
-from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt
+from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt, DispatchPolicy
+from alerts.selectors.policy import incident_policy_lookup
 from alerts.services import sending
 from alerts.services.sending import Outgoing
 from alerts.services.timeline import alert_event, alert_move
@@ -89,15 +91,25 @@ def sms_only(alerts: list[Alert]) -> dict[int, list[str]]:
 # --- Sending -----------------------------------------------------------------------------------
 
 
-def _still_relevant(delivery: AlertDelivery) -> bool:
-    """An alert or details message for an ended incident, or an answered alert, is moot."""
+def _still_relevant(
+    delivery: AlertDelivery, *, now: dt.datetime, policy_of: Callable[[Incident], DispatchPolicy]
+) -> bool:
+    """An alert message for an ended incident, or for an alert answered or expired (also one
+    past its validity the sweep has not moved yet), is moot: it is neither sent nor retried.
+    The address and role (details) go only to a responder while the incident is open: after
+    it has ended the address is revealed to nobody."""
     alert = delivery.alert
+    incident = alert.incident
     if alert.volunteer_id is None:
         return False
     if delivery.kind == AlertDelivery.Kind.ALERT:
-        return alert.incident.is_open and alert.state in Alert.WAITING_STATES
+        return (
+            incident.is_open
+            and alert.state in Alert.WAITING_STATES
+            and not alert.is_expired(valid_s=policy_of(incident).alert_valid_s, now=now)
+        )
     if delivery.kind == AlertDelivery.Kind.DETAILS:
-        return alert.incident.is_open and alert.state in Alert.RESPONDING_STATES
+        return incident.is_open and alert.state in Alert.RESPONDING_STATES
     return True
 
 
@@ -129,14 +141,17 @@ def deliveries_send(*, delivery_ids: list[int]) -> dict[int, int]:
 
 def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
     claimed_at, deliveries = sending.deliveries_claim(delivery_ids)
-    moot = [d.pk for d in deliveries if not _still_relevant(d)]
+    policy_of = incident_policy_lookup()
+    moot = [d.pk for d in deliveries if not _still_relevant(d, now=claimed_at, policy_of=policy_of)]
     if moot:
         AlertDelivery.objects.filter(pk__in=moot).update(
             state=AlertDelivery.State.FAILED,
             last_error="no longer relevant",
             updated_at=timezone.now(),
         )
-    outgoing = sending.messages_build([d for d in deliveries if d.pk not in moot])
+    outgoing = sending.messages_build(
+        [d for d in deliveries if d.pk not in moot], policy_of=policy_of
+    )
     ready = [item for item in outgoing if item.outcome is None]
     if ready:
         sending.hand_over_and_send(ready, claimed_at=claimed_at)

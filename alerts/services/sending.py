@@ -10,6 +10,7 @@ import functools
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -32,8 +33,9 @@ from alerts.channels.base import (
 )
 from alerts.enqueue import SEND_BATCH
 from alerts.messages import message_texts
-from alerts.models import AlertDelivery, AlertDeliveryAttempt
-from alerts.selectors.policy import dispatch_policy_current
+from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt, DispatchPolicy
+from alerts.selectors.policy import incident_policy_lookup
+from amk.models.incident import Incident
 from volunteers.models import Device
 
 # A message the provider may have taken is looked up from a little before the first try.
@@ -152,8 +154,25 @@ def _status_callback_url() -> str | None:
     return f"{base.rstrip('/')}{reverse('twilio-status')}" if base else None
 
 
-def messages_build(deliveries: list[AlertDelivery]) -> list[Outgoing]:
-    """Build every message in a few queries; one that cannot be built fails permanently."""
+def _alert_sms_validity(alert: Alert, policy: DispatchPolicy, now: dt.datetime) -> int:
+    """The policy's SMS validity, cut to what is left of the alert's own."""
+    left_s = (alert.created_at - now).total_seconds() + policy.alert_valid_s
+    return max(1, min(policy.sms_validity_s, int(left_s)))
+
+
+def messages_build(
+    deliveries: list[AlertDelivery],
+    *,
+    policy_of: Callable[[Incident], DispatchPolicy] | None = None,
+) -> list[Outgoing]:
+    """Build every message in a few queries; one that cannot be built fails permanently.
+
+    An alert SMS is valid at the provider for its incident's ``sms_validity_s``, and never past
+    the moment its alert expires: a phone that was off does not get an alert it can no longer
+    accept.
+    """
+    policy_of = policy_of or incident_policy_lookup()
+    now = timezone.now()
     pushes = [d for d in deliveries if d.channel == AlertDelivery.Channel.PUSH]
     # Each volunteer's most recently seen device (no query at all for a batch without push).
     devices = {
@@ -165,11 +184,6 @@ def messages_build(deliveries: list[AlertDelivery]) -> list[Outgoing]:
         .distinct("volunteer_id")
         .values_list("pk", "volunteer_id", "push_token")
     }
-    sms_alert = any(
-        d.channel == AlertDelivery.Channel.SMS and d.kind == AlertDelivery.Kind.ALERT
-        for d in deliveries
-    )
-    validity = dispatch_policy_current().sms_validity_s if sms_alert else None
     callback_url = _status_callback_url()
     outgoing = []
     for delivery in deliveries:
@@ -183,7 +197,11 @@ def messages_build(deliveries: list[AlertDelivery]) -> list[Outgoing]:
                 item.message = SmsMessage(
                     to=str(alert.volunteer.phone),
                     body=body,
-                    validity_s=validity if delivery.kind == AlertDelivery.Kind.ALERT else None,
+                    validity_s=(
+                        _alert_sms_validity(alert, policy_of(alert.incident), now)
+                        if delivery.kind == AlertDelivery.Kind.ALERT
+                        else None
+                    ),
                     status_callback_url=callback_url,
                 )
                 item.reconcile = delivery.outcome_unknown_since is not None

@@ -1,10 +1,12 @@
 """Alerts on the incident's timeline: an alert's state move and the IncidentEvent recording it.
 
 Every workflow of alerts moves an alert's state through ``alert_move`` (a conditional UPDATE,
-recorded on the timeline); the batch send builds the same entries with ``alert_event``.
+recorded on the timeline), or, for many alerts at once (the expiry), ``alerts_move``: one
+UPDATE and one timeline entry per incident for the batch, not one line per volunteer. The batch
+send builds the same entries as ``alert_move`` with ``alert_event``.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -49,3 +51,46 @@ def alert_move(
             setattr(alert, name, value)
         alert_event(alert, to_state, actor=actor).save()
     return bool(moved)
+
+
+def alerts_move(
+    alerts: Sequence[Alert],
+    to_state: str,
+    *,
+    from_states: Collection[str],
+    describe: Callable[[int], str],
+    actor: User | None = None,
+    **fields: Any,
+) -> list[Alert]:
+    """Move the alerts still in one of from_states (the caller holds their incidents' locks);
+    record the batch as one timeline entry per incident, ``describe(number moved)``. Returns
+    the alerts moved."""
+    movable = list(
+        Alert.objects.select_for_update(of=("self",))
+        .filter(pk__in=[a.pk for a in alerts], state__in=from_states)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not movable:
+        return []
+    Alert.objects.filter(pk__in=movable).update(state=to_state, updated_at=timezone.now(), **fields)
+    movable_ids = set(movable)
+    moved = [a for a in alerts if a.pk in movable_ids]
+    by_incident: dict[int, int] = {}
+    for alert in moved:
+        alert.state = to_state
+        for name, value in fields.items():
+            setattr(alert, name, value)
+        by_incident[alert.incident_id] = by_incident.get(alert.incident_id, 0) + 1
+    IncidentEvent.objects.bulk_create(
+        [
+            IncidentEvent(
+                incident_id=incident_id,
+                actor=actor,
+                kind=IncidentEvent.Kind.for_alert_state(to_state),
+                message=describe(count),
+            )
+            for incident_id, count in by_incident.items()
+        ]
+    )
+    return moved

@@ -17,7 +17,7 @@ from alerts.selectors.incident import (
     incident_alert_rows,
     incident_delivery_rows,
 )
-from alerts.selectors.policy import dispatch_policy_current
+from alerts.selectors.policy import incident_policy
 from amk.models.incident import Incident, IncidentEvent
 from defibrillators.selectors import aeds_near
 
@@ -204,7 +204,7 @@ def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
         .defer("municipality__area")
         .get(pk=incident_id)
     )
-    policy = dispatch_policy_current()
+    policy = incident_policy(incident)
     alerts = incident_alert_rows(incident_id=incident_id)
     deliveries = _board_deliveries(incident_id)
     for alert in alerts:
@@ -246,10 +246,16 @@ def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
                 if r in Incident.Exclusion.values
             ],
         },
+        # The incident's own copy of the policy, which its waves and timers follow.
         "policy": {
+            "mode": policy.mode,
             "target_accepted": policy.target_accepted,
             "escalate_after_s": policy.escalate_after_s,
             "max_waves": policy.max_waves,
+            "max_radius_m": policy.max_radius_m,
+            "outstanding_target": policy.outstanding_target,
+            "alert_valid_s": policy.alert_valid_s,
+            "auto_close_after_s": policy.auto_close_after_s,
         },
         "counts": counts,
         "warnings": _board_warnings(incident, counts, policy, now),

@@ -49,6 +49,12 @@ class Incident(models.Model):
     dispatch_wave = models.PositiveSmallIntegerField(_("waves sent"), default=0)
     dispatch_radius_m = models.PositiveIntegerField(_("current radius (m)"), null=True, blank=True)
     last_wave_at = models.DateTimeField(_("last wave"), null=True, blank=True)
+    # The dispatch policy in force when the incident was created, copied in the creating
+    # transaction (amk.services.incidents.incident_policy_record): admin edits apply to new
+    # incidents only. Empty for incidents older than the copy (the current policy applies).
+    dispatch_policy = models.JSONField(
+        _("dispatch policy in force"), default=dict, blank=True, editable=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -123,6 +129,8 @@ class IncidentEvent(models.Model):
         NOTE = "note", _("Note")
         CANCELLED = "cancelled", _("Cancelled")
         CLOSED = "closed", _("Closed")
+        AUTO_CLOSED = "auto_closed", _("Closed automatically")
+        REPLACEMENTS = "replacements", _("Replacements alerted")
         # An alert's move, named after the alert state it moved to.
         ALERT_SENT = "alert_sent", _("Alert sent")
         ALERT_DELIVERED = "alert_delivered", _("Alert delivered")

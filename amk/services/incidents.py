@@ -1,10 +1,12 @@
 """The incident's lifecycle: creation, the one transition function, waves, end, notes.
 
-Only this module changes ``Incident.state`` and the wave fields; alerts calls it. Work above
-the incident core (dispatching, stand-downs) starts through ``amk.signals``.
+Only this module changes ``Incident.state``, the wave fields and the copy of the dispatch policy;
+alerts calls it. Work above the incident core (the policy's copy, dispatching, stand-downs)
+starts through ``amk.signals``.
 """
 
 from collections.abc import Collection, Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
@@ -57,6 +59,13 @@ def incident_wave_record(*, incident_id: int, wave: int, radius_m: int) -> None:
     )
 
 
+def incident_policy_record(*, incident: Incident, policy: dict[str, Any]) -> None:
+    """Keep the dispatch policy in force on the new incident (alerts copies it in the creating
+    transaction): what the incident's waves, answers and timers follow to its end."""
+    Incident.objects.filter(pk=incident.pk).update(dispatch_policy=policy)
+    incident.dispatch_policy = policy
+
+
 def incident_event_add(
     *,
     incident_id: int,
@@ -81,7 +90,9 @@ def incident_create(
 ) -> Incident:
     """Save a suspected cardiac arrest; dispatch starts once it is committed.
 
-    The row is the outbox: if the enqueue is lost, the periodic sweep dispatches it anyway.
+    ``incident_created`` is sent inside this transaction: alerts copies the policy in force onto
+    the incident and queues the dispatch for after the commit. The row is the outbox: if the
+    enqueue is lost, the periodic sweep dispatches it anyway.
     """
     reasons = sorted(set(exclusion_reasons))
     unknown = set(reasons) - set(Incident.Exclusion.values)
@@ -119,15 +130,12 @@ def incident_create(
             message=_("Volunteers not activated: %(reasons)s") % {"reasons": labels},
             actor=created_by,
         )
-    # robust: with the broker down the incident is still saved and answered; the sweep sends it.
-    transaction.on_commit(
-        lambda: incident_created.send(sender=Incident, incident_id=incident.pk), robust=True
-    )
+    incident_created.send(sender=Incident, incident=incident)
     return incident
 
 
 def _incident_end(
-    *, incident_id: int, actor: User, state: str, kind: str, message: str
+    *, incident_id: int, actor: User | None, state: str, kind: str, message: str
 ) -> Incident:
     incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
     if not incident_transition(incident_id=incident_id, to_state=state):
@@ -155,14 +163,23 @@ def incident_cancel(*, incident_id: int, actor: User) -> Incident:
 
 
 @transaction.atomic
-def incident_close(*, incident_id: int, actor: User) -> Incident:
-    """The ambulance is on scene: release the volunteers with thanks."""
+def incident_close(
+    *, incident_id: int, actor: User | None, auto_after_s: int | None = None
+) -> Incident:
+    """The ambulance is on scene: release the volunteers with thanks.
+
+    With ``auto_after_s`` (and no actor) the incident was left open that long and closes itself
+    (alerts' sweep, by the policy's ``auto_close_after_s``): the same closing, its own entry on
+    the timeline.
+    """
+    if auto_after_s is None:
+        kind = IncidentEvent.Kind.CLOSED
+        message = _("Incident closed: ambulance on scene; volunteers released")
+    else:
+        kind = IncidentEvent.Kind.AUTO_CLOSED
+        message = _("Closed automatically after %(min)d min") % {"min": auto_after_s // 60}
     return _incident_end(
-        incident_id=incident_id,
-        actor=actor,
-        state=State.CLOSED,
-        kind=IncidentEvent.Kind.CLOSED,
-        message=_("Incident closed: ambulance on scene; volunteers released"),
+        incident_id=incident_id, actor=actor, state=State.CLOSED, kind=kind, message=message
     )
 
 

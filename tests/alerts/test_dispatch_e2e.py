@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.models import Alert, AlertDelivery, DispatchPolicy
+from alerts.models import Alert, AlertDelivery
 from amk.models import Incident
 from tests.delivery import delivery_send
 from tests.factories import (
@@ -14,6 +14,7 @@ from tests.factories import (
     DefibrillatorFactory,
     DeviceFactory,
     DispatcherFactory,
+    DispatchPolicyFactory,
     VolunteerFactory,
     point,
 )
@@ -38,7 +39,7 @@ def real_providers(settings, twilio_backend_settings, fcm_backend_settings):
 def test_incident_reaches_exactly_the_nearest_volunteers_and_acceptance_gets_a_role(
     dispatch_worker, reference_geography, real_providers, fake_twilio, fake_fcm, client
 ):
-    DispatchPolicy.objects.create(push_receipt_timeout_s=120, escalate_after_s=600)
+    DispatchPolicyFactory(push_receipt_timeout_s=120, escalate_after_s=600)
     app_users = [_volunteer_north_of_incident(step) for step in range(1, 13)]
     app_tokens = {DeviceFactory(volunteer=v).push_token for v in app_users}
     sms_users = [_volunteer_north_of_incident(step) for step in range(13, 21)]

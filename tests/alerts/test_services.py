@@ -975,7 +975,7 @@ def test_sweep_requeues_forgotten_incidents_and_deliveries(celery_queue):
 
     summary = sweep.sweep()
 
-    assert summary == {"incidents": 1, "deliveries": 2, "dispatching": 1}
+    assert summary == {"incidents": 1, "deliveries": 2, "dispatching": 1, "expired": 0, "closed": 0}
     assert queued_tasks(celery_queue) == {
         ("incident_dispatch_task", (forgotten.pk,)),
         ("deliveries_send_task", (tuple(sorted([stale.pk, stuck.pk])),)),

@@ -423,7 +423,16 @@ def test_board_payload_shape_and_labels(console):
 
     assert set(board) == BOARD_KEYS
     assert set(board["incident"]) == INCIDENT_KEYS
-    assert set(board["policy"]) == {"target_accepted", "escalate_after_s", "max_waves"}
+    assert set(board["policy"]) == {
+        "mode",
+        "target_accepted",
+        "escalate_after_s",
+        "max_waves",
+        "max_radius_m",
+        "outstanding_target",
+        "alert_valid_s",
+        "auto_close_after_s",
+    }
     assert set(board["counts"]) == COUNT_KEYS
     assert all(set(a) == ALERT_KEYS for a in board["alerts"])
     deliveries = [d for a in board["alerts"] for d in a["deliveries"]]

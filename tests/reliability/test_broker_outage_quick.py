@@ -35,7 +35,10 @@ def test_incident_is_saved_and_answered_when_the_broker_is_down(
         {"location": f"{AARHUS_C[1]}, {AARHUS_C[0]}", "address": "Store Torv 1"},
     )
     assert response.status_code == 302
-    assert Incident.objects.get().state == Incident.State.PENDING_DISPATCH  # for the sweep
+    incident = Incident.objects.get()
+    assert incident.state == Incident.State.PENDING_DISPATCH  # for the sweep
+    # The policy in force was copied in the creating transaction, whatever the broker does.
+    assert incident.dispatch_policy["radius_m"] == 5000
 
 
 def test_dispatch_commits_its_alerts_when_the_broker_is_down(reference_geography, monkeypatch):

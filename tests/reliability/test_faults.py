@@ -15,10 +15,17 @@ from urllib.parse import urlparse
 import pytest
 from django.urls import reverse
 
-from alerts.models import AlertDelivery, DispatchPolicy
+from alerts.models import AlertDelivery
 from amk.models import Incident
 from amk.services import incidents as amk_services
-from tests.factories import AARHUS_C, DeviceFactory, DispatcherFactory, VolunteerFactory, point
+from tests.factories import (
+    AARHUS_C,
+    DeviceFactory,
+    DispatcherFactory,
+    DispatchPolicyFactory,
+    VolunteerFactory,
+    point,
+)
 from tests.reliability.harness import (
     CeleryProcess,
     account,
@@ -43,7 +50,7 @@ def platform(
     import redis
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    DispatchPolicy.objects.create(push_receipt_timeout_s=3600, escalate_after_s=3600)
+    DispatchPolicyFactory(push_receipt_timeout_s=3600, escalate_after_s=3600)
     volunteers = [
         VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.001 * i)) for i in range(12)
     ]

@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts.models import Alert, DispatchPolicy
+from alerts.models import Alert
 from amk.console.board import incident_board
 from amk.services import incidents as amk_services
-from tests.factories import AARHUS_C, UserFactory, point
+from tests.factories import AARHUS_C, DispatchPolicyFactory, UserFactory, point
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
@@ -24,7 +24,7 @@ def test_sign_up_to_accepted_alert_with_the_address(
     fake_twilio,
     fake_fcm,
 ):
-    DispatchPolicy.objects.create(push_receipt_timeout_s=120, escalate_after_s=600)
+    DispatchPolicyFactory(push_receipt_timeout_s=120, escalate_after_s=600)
     app = APIClient()
 
     # Sign up: the code arrives by SMS through the real Twilio client.
