@@ -1,6 +1,7 @@
 """The dispatcher console, under /console/."""
 
 from django.urls import path
+from django.views.i18n import set_language
 
 from amk.console import views
 
@@ -20,4 +21,6 @@ urlpatterns = [
     ),
     path("incidents/<int:incident_id>/note/", views.incident_note, name="incident_note"),
     path("places/", views.place_search_json, name="place_search"),
+    # The console's language: Danish unless the user chose otherwise (config.language).
+    path("language/", set_language, name="set_language"),
 ]

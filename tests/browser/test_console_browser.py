@@ -82,7 +82,7 @@ def test_dispatcher_creates_incident_and_sees_acceptance_live(
     assert "/login/" in page.url
     page.fill("#id_username", "disponent")
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click(".login-card button[type=submit]")
     page.wait_for_url(f"{live_server.url}/console/")
     _shot(page, "incident_list_empty")
 
@@ -172,7 +172,7 @@ def test_a_messages_detail_shows_its_attempts_and_stays_open_across_polls(
     page.goto(f"{live_server.url}/console/")
     page.fill("#id_username", "disponent")
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click(".login-card button[type=submit]")
     page.wait_for_url(f"{live_server.url}/console/")
     page.goto(f"{live_server.url}/console/incidents/{incident.pk}/")
     from playwright.sync_api import expect
