@@ -122,3 +122,12 @@ def test_a_stood_down_responder_can_accept_nothing_more_here(incident, dispatche
         answers.alert_progress(alert_id=alert.pk, volunteer=alert.volunteer, state="on_scene")
     with pytest.raises(ApplicationError):
         answers.alert_accept(alert_id=alert.pk, volunteer=alert.volunteer)
+
+
+def test_a_stood_down_responder_gets_their_own_text_even_after_the_close(incident, dispatcher):
+    alert = _responder(incident, channel=Channel.SMS)
+    alert_stand_down(alert_id=alert.pk, actor=dispatcher)
+    incident_close(incident_id=incident.pk, actor=dispatcher)  # before the message went out
+    stand_down = AlertDelivery.objects.get(alert=alert, kind=Kind.STAND_DOWN)
+    assert message_texts(stand_down)[1].startswith("Vagtcentralen har afmeldt dig")
+    assert AlertDelivery.objects.filter(alert=alert, kind=Kind.STAND_DOWN).count() == 1

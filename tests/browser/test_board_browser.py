@@ -19,6 +19,8 @@ from tests.factories import DefibrillatorFactory, DeviceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("reference_geography")]
 
+JENS = 'Jens<img src=x onerror="document.body.dataset.xss=1">'
+
 
 def _expect_counts_agree_with_tables(page, expected: dict[str, int]) -> None:
     """The header shows ``expected``; the tables have exactly as many rows of each kind."""
@@ -47,7 +49,8 @@ def test_board_counts_agree_from_create_to_close(live_server, dispatch_worker, b
     page.on("pageerror", lambda error: errors.append(error))  # noqa: PLW0108  playwright tags the handler; a builtin method takes no attribute
     make_dispatcher(first_name="Dorte")
     mette = DeviceFactory(volunteer__user__first_name="Mette").volunteer
-    jens = DeviceFactory(volunteer__user__first_name="Jens").volunteer
+    # A name is the volunteer's own text: it must reach the page (and the map) as text only.
+    jens = DeviceFactory(volunteer__user__first_name=JENS).volunteer
     DeviceFactory(volunteer__user__first_name="Hemmelig")
     DefibrillatorFactory(name="Hjertestarter Domkirken")
 
@@ -91,6 +94,12 @@ def test_board_counts_agree_from_create_to_close(live_server, dispatch_worker, b
     expect(timeline.locator(".event-highlight").first).to_contain_text("Accepteret")
     expect(timeline).to_contain_text("3 alarmer sendt, bølge 1")
     page.wait_for_selector(".responder-icon")  # on the map
+    expect(page.locator("#responders")).to_contain_text(JENS)
+    for marker in page.locator(".responder-icon").all():
+        marker.hover(force=True)
+    expect(page.locator(".leaflet-tooltip", has_text=JENS)).to_have_count(1)
+    assert page.locator("#board img:not(.leaflet-tile)").count() == 0
+    assert page.get_attribute("body", "data-xss") is None
     shot(page, "board_accepted")
 
     # A header count filters the list of all alerts to the alerts it counts.
