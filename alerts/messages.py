@@ -58,6 +58,15 @@ def message_texts(delivery: AlertDelivery) -> tuple[str, str]:
         elif delivery.kind == AlertDelivery.Kind.RELEASE:
             title = _("You are not needed this time")
             body = _("Enough volunteers are on their way. Thank you for being ready to help.")
+        elif (
+            delivery.kind == AlertDelivery.Kind.STAND_DOWN
+            and alert.state == Alert.State.CANCELLED
+            and incident.state != incident.State.CANCELLED
+        ):
+            # One responder stood down by the dispatcher (alerts.services.standdown), also
+            # when the incident was closed before the message went out.
+            title = _("Stood down")
+            body = _("The dispatch centre has stood you down: you do not need to go on. Thank you.")
         else:
             title = _("Stand down")
             body = _("The alert is over: you do not need to go. Thank you for being ready to help.")

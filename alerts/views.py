@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from alerts.models import Alert, AlertDelivery, OutboxMessage
+from alerts.selectors.incident import ALERT_COUNTS
 from alerts.services import answers
 from amk.access import dispatcher_required
 from amk.models.incident import Incident
@@ -39,13 +40,15 @@ def demo_only(view):
     return wrapper
 
 
+def _waiting_alerts():
+    """Alerts still open to an answer, counted as the board counts "waiting"."""
+    return Alert.objects.filter(ALERT_COUNTS["waiting"], incident__state__in=Incident.OPEN_STATES)
+
+
 def _open_alerts(volunteer: Volunteer):
     return (
-        Alert.objects.filter(
-            volunteer=volunteer,
-            state__in=Alert.WAITING_STATES,
-            incident__state__in=Incident.OPEN_STATES,
-        )
+        _waiting_alerts()
+        .filter(volunteer=volunteer)
         .select_related("incident__municipality")
         .defer("incident__municipality__area")
         .order_by("-created_at")
@@ -54,7 +57,7 @@ def _open_alerts(volunteer: Volunteer):
 
 def _assignments(volunteer: Volunteer):
     return (
-        Alert.objects.filter(volunteer=volunteer, state__in=Alert.RESPONDING_STATES)
+        Alert.objects.filter(ALERT_COUNTS["responding"], volunteer=volunteer)
         .select_related("incident__municipality", "aed")
         .defer("incident__municipality__area")
         .order_by("-created_at")
@@ -82,13 +85,7 @@ def phone_list(request):
     volunteers = (
         Volunteer.objects.annotate(
             last_message_at=Subquery(last_message),
-            open_alerts=Count(
-                "alerts",
-                filter=Q(
-                    alerts__state__in=Alert.WAITING_STATES,
-                    alerts__incident__state__in=Incident.OPEN_STATES,
-                ),
-            ),
+            open_alerts=Count("alerts", filter=Q(alerts__in=_waiting_alerts())),
         )
         .filter(last_message_at__isnull=False)
         .select_related("user")

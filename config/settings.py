@@ -55,7 +55,8 @@ MIDDLEWARE = [
     # The location reports of the app, before the layers they don't use (volunteers.fastpath).
     "volunteers.fastpath.LocationFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Danish unless the user chose another language; never the browser's (config.language).
+    "config.language.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -120,6 +121,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "da"
 LANGUAGES = [("da", _("Danish")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Danish whatever the browser says; another language only as the user's choice, kept in this
+# cookie for a year (config.language, the console's language switch).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = not LOCAL_MODE
 TIME_ZONE = "Europe/Copenhagen"
 USE_I18N = True
 USE_TZ = True

@@ -431,8 +431,10 @@ def test_about_page_lists_attributions(client):
     assert "Om data" in html
 
 
-def test_about_page_in_english(client):
-    response = client.get(reverse("about"), HTTP_ACCEPT_LANGUAGE="en")
+def test_about_page_in_english(client, settings):
+    # English as the user's choice (the language cookie), not the browser's (config.language).
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.get(reverse("about"), HTTP_ACCEPT_LANGUAGE="da")
     html = response.content.decode()
     assert '<html lang="en">' in html
     assert "About the data" in html

@@ -4,6 +4,7 @@
 - ``deliveries``: the delivery engine: create, send in batches, retry, fail and fall back, and
   the providers' status callbacks; ``sending``: the claim and the hand-over to the providers.
 - ``answers``: receipt, accept, decline, progress, release, stand-down and SMS replies.
+- ``standdown``: the dispatcher stands one responder down.
 - ``timeline``: an alert's state moves and their entries on the incident's timeline.
 - ``sweep``: the periodic re-queue of what was left behind.
 - ``codes``: the login code by SMS; ``debriefs``: the volunteers' debriefs;

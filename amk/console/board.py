@@ -1,16 +1,20 @@
 """The live incident board: everything the dispatcher's incident page shows, as JSON-ready
 data in a constant number of queries. It reads the alerts through alerts' selectors and the
-AEDs through the registry's."""
+AEDs through the registry's.
+
+The page shows the same data twice: rendered by the server for the first paint
+(amk/templates/amk/incident_detail.html) and by the browser after every poll
+(amk/static/amk/incident_board.js); the labels both show are built here, once."""
 
 import collections
 import datetime as dt
 import functools
 
 from django.contrib.gis.geos import Point
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import get_language, gettext
 
-from alerts.models import Alert, AlertDelivery
+from alerts.models import Alert, AlertDelivery, DispatchPolicy
 from alerts.selectors.incident import (
     alert_counts,
     delivery_attempts,
@@ -18,12 +22,13 @@ from alerts.selectors.incident import (
     incident_delivery_rows,
 )
 from alerts.selectors.policy import incident_policy
+from amk.console.attention import DISPATCH_STUCK_AFTER, incident_attention
+from amk.console.timeline import TIMELINE_FIELDS, timeline_lines, volunteer_labels
 from amk.models.incident import Incident, IncidentEvent
 from defibrillators.selectors import aeds_near
 
 BOARD_AED_RADIUS_M = 2000
-# A dispatched incident still pending after this long means the queue or worker is stuck.
-DISPATCH_STUCK_AFTER = dt.timedelta(seconds=15)
+WAVE_REQUEST_STATES = (Incident.State.DISPATCHING, Incident.State.ACTIVE)
 
 
 @functools.cache
@@ -82,14 +87,27 @@ def _board_deliveries(incident_id: int) -> dict[int, list[dict]]:
     return by_alert
 
 
-def _board_alert(alert: dict, *, labels: dict, max_age: dt.timedelta, now: dt.datetime) -> dict:
+def _board_alert(
+    alert: dict,
+    *,
+    labels: dict,
+    names: dict[int, str],
+    is_open: bool,
+    max_age: dt.timedelta,
+    now: dt.datetime,
+) -> dict:
     responding = alert["state"] in Alert.RESPONDING_STATES
+    accepted = "accepted" in alert["counted"]
     row = {
         "id": alert["id"],
         "label": labels["volunteer"] % {"id": alert["volunteer_id"] or "–"},
+        "display_name": names[alert["id"]],
         "state": alert["state"],
         "state_label": labels["state"].get(alert["state"], alert["state"]),
+        "counted": alert["counted"],
+        "accepted": accepted,
         "responding": responding,
+        "can_stand_down": is_open and responding,
         "role": alert["role"],
         "role_label": labels["role"].get(alert["role"], alert["role"]) if alert["role"] else "",
         "pool": alert["pool"],
@@ -105,10 +123,12 @@ def _board_alert(alert: dict, *, labels: dict, max_age: dt.timedelta, now: dt.da
         "position": None,
         "position_source": "",
     }
-    # Minimal personal data: a name and a number only for someone on the way, to call them.
+    # Minimal personal data: a name and a number for those who accepted, to call them; where
+    # they are only while they respond.
+    if accepted and alert["volunteer_id"] is not None:
+        row["name"] = alert["first_name"] or ""
+        row["phone"] = alert["phone"] or ""
     if responding and alert["volunteer_id"] is not None:
-        row["name"] = alert["first_name"]
-        row["phone"] = alert["phone"]
         live_at = alert["live_location_at"]
         if alert["live_location"] and live_at and now - live_at <= max_age:
             row["position"], row["position_source"] = _latlon(alert["live_location"]), "live"
@@ -117,28 +137,26 @@ def _board_alert(alert: dict, *, labels: dict, max_age: dt.timedelta, now: dt.da
     return row
 
 
-def _board_warnings(incident: Incident, counts: dict, policy, now: dt.datetime) -> list[str]:
-    warnings: list[str] = []
-    if not incident.is_open or incident.exclusion_reasons:
-        return warnings
-    age = now - incident.created_at
-    if incident.state == Incident.State.PENDING_DISPATCH and age > DISPATCH_STUCK_AFTER:
-        warnings.append(
-            gettext("Not dispatched after %(s)d s: check the dispatch worker.")
-            % {"s": age.total_seconds()}
-        )
-    elif age.total_seconds() >= policy.escalate_after_s and (
-        counts["responding"] < policy.target_accepted
-    ):
-        warnings.append(
-            gettext("Only %(n)d of %(target)d volunteers have accepted after %(s)d s.")
-            % {
-                "n": counts["responding"],
-                "target": policy.target_accepted,
-                "s": age.total_seconds(),
-            }
-        )
-    return warnings
+def _wave_label(incident: Incident, policy: DispatchPolicy, now: dt.datetime) -> str:
+    """The wave line: "Wave 2 of 3 · radius 7.5 km"; a wave beyond the policy's maximum (sent
+    at the dispatcher's request) is "extra"; before the first wave, what is happening instead
+    (alerting, or after DISPATCH_STUCK_AFTER not dispatched, as the warning says)."""
+    wave = incident.dispatch_wave
+    if not wave:
+        if incident.exclusion_reasons or not incident.is_open:
+            return ""
+        if now - incident.created_at > DISPATCH_STUCK_AFTER:
+            return gettext("Not dispatched yet")
+        return gettext("Alerting volunteers…")
+    if wave > policy.max_waves:
+        label = gettext("Wave %(wave)d (extra, beyond the %(max)d planned)")
+    else:
+        label = gettext("Wave %(wave)d of %(max)d")
+    label %= {"wave": wave, "max": policy.max_waves}
+    if incident.dispatch_radius_m:
+        km = formats.number_format(incident.dispatch_radius_m / 1000, 1)
+        label += " · " + gettext("radius %(km)s km") % {"km": km}
+    return label
 
 
 def _board_aeds(incident: Incident, *, claimed: set[int], now: dt.datetime) -> list[dict]:
@@ -161,35 +179,9 @@ def _board_aeds(incident: Incident, *, claimed: set[int], now: dt.datetime) -> l
     ]
 
 
-def _board_events(incident_id: int) -> list[dict]:
-    events = (
-        IncidentEvent.objects.filter(incident_id=incident_id)
-        .order_by("-created_at", "-pk")
-        .values(
-            "created_at",
-            "kind",
-            "message",
-            "actor_id",
-            "actor__first_name",
-            "actor__last_name",
-            "actor__username",
-        )
-    )
-    return [
-        {
-            "time": _iso(e["created_at"]),
-            "time_local": _local_time(e["created_at"]),
-            "kind": e["kind"],
-            "message": e["message"],
-            # As User.get_full_name() or get_username().
-            "actor": (
-                f"{e['actor__first_name']} {e['actor__last_name']}".strip() or e["actor__username"]
-                if e["actor_id"]
-                else ""
-            ),
-        }
-        for e in events
-    ]
+def _board_events(incident_id: int, alerts: list[dict]) -> list[dict]:
+    events = IncidentEvent.objects.filter(incident_id=incident_id).order_by("created_at", "pk")
+    return timeline_lines(list(events.values(*TIMELINE_FIELDS)), alerts=alerts)
 
 
 def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
@@ -221,6 +213,7 @@ def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
         "role": _choice_labels(Alert, "role"),
         "pool": _choice_labels(Alert, "pool"),
     }
+    names = volunteer_labels(alerts)
     max_age = dt.timedelta(seconds=policy.location_max_age_s)
     return {
         "generated_at": _iso(now),
@@ -234,6 +227,12 @@ def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
             "note": incident.note,
             "location": _latlon(incident.location),
             "wave": incident.dispatch_wave,
+            "wave_label": _wave_label(incident, policy, now),
+            "extra_wave": incident.dispatch_wave > policy.max_waves,
+            # The dispatcher may ask for another wave (alerts.services.waves.incident_escalate):
+            # while recruiting, and after the target was reached (someone may have dropped out).
+            "can_request_wave": incident.state in WAVE_REQUEST_STATES
+            and not incident.exclusion_reasons,
             "radius_m": incident.dispatch_radius_m,
             "created_at": _iso(incident.created_at),
             "created_local": _local_time(incident.created_at),
@@ -258,10 +257,23 @@ def incident_board(*, incident_id: int, now: dt.datetime | None = None) -> dict:
             "auto_close_after_s": policy.auto_close_after_s,
         },
         "counts": counts,
-        "warnings": _board_warnings(incident, counts, policy, now),
-        "alerts": [_board_alert(a, labels=labels, max_age=max_age, now=now) for a in alerts],
+        "warnings": [
+            reason.text
+            for reason in incident_attention(incident, counts=counts, policy=policy, now=now)
+        ],
+        "alerts": [
+            _board_alert(
+                a,
+                labels=labels,
+                names=names,
+                is_open=incident.is_open,
+                max_age=max_age,
+                now=now,
+            )
+            for a in alerts
+        ],
         "aeds": _board_aeds(
             incident, claimed={a["aed_id"] for a in alerts if a["aed_id"]}, now=now
         ),
-        "events": _board_events(incident_id),
+        "events": _board_events(incident_id, alerts),
     }

@@ -1,6 +1,7 @@
 """The dispatcher console, under /console/."""
 
 from django.urls import path
+from django.views.i18n import set_language
 
 from amk.console import views
 
@@ -19,5 +20,12 @@ urlpatterns = [
         "incidents/<int:incident_id>/escalate/", views.incident_escalate, name="incident_escalate"
     ),
     path("incidents/<int:incident_id>/note/", views.incident_note, name="incident_note"),
+    path(
+        "incidents/<int:incident_id>/alerts/<int:alert_id>/stand-down/",
+        views.alert_stand_down,
+        name="alert_stand_down",
+    ),
     path("places/", views.place_search_json, name="place_search"),
+    # The console's language: Danish unless the user chose otherwise (config.language).
+    path("language/", set_language, name="set_language"),
 ]

@@ -12,17 +12,18 @@ from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts.selectors.policy import dispatch_policy_current
+from alerts.selectors.incident import alert_in_incident
+from alerts.services import standdown
 from alerts.services import waves as alert_waves
 from amk.access import dispatcher_required
 from amk.console.board import incident_board
 from amk.console.forms import IncidentForm
-from amk.console.selectors import console_incidents
+from amk.console.selectors import incident_list_rows
 from amk.models.incident import Incident
 from amk.selectors import territory
 from amk.services import incidents
@@ -30,6 +31,21 @@ from config.exceptions import ApplicationError
 
 LIST_REFRESH_MS = 4000
 BOARD_REFRESH_MS = 2000
+
+# The board's header: each count of alerts.selectors.incident.ALERT_COUNTS the dispatcher sees,
+# in order, with its label and colour.
+COUNT_TILES = (
+    ("alerted", gettext_lazy("Alerted"), "plain"),
+    ("sent", gettext_lazy("Sent"), "plain"),
+    ("delivered", gettext_lazy("Delivered"), "plain"),
+    ("waiting", gettext_lazy("Waiting"), "plain"),
+    ("accepted", gettext_lazy("Accepted"), "good"),
+    ("on_the_way", gettext_lazy("On the way"), "good"),
+    ("on_scene", gettext_lazy("On scene"), "good"),
+    ("declined", gettext_lazy("Declined"), "plain"),
+    ("expired", gettext_lazy("Expired"), "plain"),
+    ("failed", gettext_lazy("Failed"), "bad"),
+)
 
 
 def map_config() -> dict:
@@ -53,30 +69,16 @@ def map_config() -> dict:
     }
 
 
-def _incident_rows(now):
-    incidents = list(console_incidents(now=now))
-    policy = dispatch_policy_current()
-    for incident in incidents:
-        incident.age_s = int((now - incident.created_at).total_seconds())
-        incident.short_of_target = (
-            incident.is_open
-            and not incident.exclusion_reasons
-            and incident.age_s >= policy.escalate_after_s
-            and incident.responding_count < policy.target_accepted
-        )
-    return incidents, policy
-
-
 @never_cache
 @require_GET
 @dispatcher_required
 def incident_list(request):
-    now = timezone.now()
-    incidents, policy = _incident_rows(now)
+    rows = incident_list_rows()
+    open_rows = [row for row in rows if row.incident.is_open]
     context = {
-        "incidents": incidents,
-        "open_count": sum(i.is_open for i in incidents),
-        "policy": policy,
+        "open_rows": open_rows,
+        "ended_rows": [row for row in rows if not row.incident.is_open],
+        "attention_count": sum(bool(row.attention) for row in open_rows),
         "refresh_ms": LIST_REFRESH_MS,
     }
     if request.GET.get("fragment") == "rows":
@@ -142,9 +144,12 @@ def incident_detail(request, incident_id: int):
         {
             "board": board,
             "incident": incident,
+            "count_tiles": [
+                {"key": key, "label": label, "style": style, "value": board["counts"][key]}
+                for key, label, style in COUNT_TILES
+            ],
             "map_config": map_config(),
             "refresh_ms": BOARD_REFRESH_MS,
-            "can_escalate": incident["state"] == Incident.State.DISPATCHING,
         },
     )
 
@@ -216,6 +221,21 @@ def incident_note(request, incident_id: int):
         incident_id=incident_id, actor=request.user, text=request.POST.get("text", "")
     )
     messages.success(request, _("Note added."))
+
+
+@require_POST
+@dispatcher_required
+def alert_stand_down(request, incident_id: int, alert_id: int):
+    """Stand one responder down: they are told they need not go on, their AED is freed."""
+    if not alert_in_incident(alert_id=alert_id, incident_id=incident_id):
+        raise Http404
+    try:
+        standdown.alert_stand_down(alert_id=alert_id, actor=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Responder stood down; a message is on its way to them."))
+    return redirect("amk:incident_detail", incident_id=incident_id)
 
 
 @never_cache

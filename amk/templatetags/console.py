@@ -35,3 +35,14 @@ def distance(metres) -> str:
     if metres < 1000:
         return f"{metres} m"
     return f"{formats.number_format(metres / 1000, 1)} km"
+
+
+@register.filter
+def aed_availability(availability: str) -> str:
+    """An AED's availability now, as the board shows it."""
+    labels = {
+        "available": _("available now"),
+        "closed": _("closed now"),
+        "inactive": _("inactive"),
+    }
+    return labels.get(availability, availability)

@@ -1,6 +1,7 @@
 """The dispatcher console (amk.console) against real PostGIS: access, forms, board, actions."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -12,7 +13,7 @@ from alerts.services import waves
 from amk.access import DISPATCHERS_GROUP
 from amk.console.board import incident_board
 from amk.console.forms import parse_coordinates
-from amk.console.selectors import console_incidents
+from amk.console.selectors import incident_list_rows
 from amk.models import Incident, IncidentEvent
 from amk.services.incidents import incident_cancel
 from tests.factories import (
@@ -129,8 +130,8 @@ def test_csrf_is_enforced_on_console_forms(dispatcher):
 
 
 def test_list_shows_open_first_then_recent_ended_with_counts(console, django_assert_num_queries):
-    old_open = IncidentFactory(address="Søndergade 1")
-    new_open = IncidentFactory(address="Banegårdspladsen 2")
+    old_open = IncidentFactory(address="Søndergade 1", state=Incident.State.DISPATCHING)
+    new_open = IncidentFactory(address="Banegårdspladsen 2", state=Incident.State.DISPATCHING)
     ended = IncidentFactory(address="Vestergade 3")
     incident_cancel(incident_id=ended.pk, actor=None)
     long_ago = IncidentFactory(address="Gammel Gade 4")
@@ -139,13 +140,16 @@ def test_list_shows_open_first_then_recent_ended_with_counts(console, django_ass
     )
     AlertFactory.create_batch(3, incident=new_open)
     AlertFactory(incident=new_open, state=Alert.State.ACCEPTED, role=Alert.Role.CPR)
+    # Five minutes old and at its target (5 accepted): open, but nothing needs attention.
+    AlertFactory.create_batch(5, incident=old_open, state=Alert.State.ACCEPTED, role="cpr")
     Incident.objects.filter(pk=old_open.pk).update(
         created_at=timezone.now() - dt.timedelta(minutes=5)
     )
 
-    rows = list(console_incidents())
-    assert [i.pk for i in rows] == [new_open.pk, old_open.pk, ended.pk]
-    assert (rows[0].alerted_count, rows[0].accepted_count) == (4, 1)
+    rows = incident_list_rows()
+    assert [row.incident.pk for row in rows] == [new_open.pk, old_open.pk, ended.pk]
+    assert (rows[0].counts["alerted"], rows[0].counts["accepted"]) == (4, 1)
+    assert [row.attention for row in rows] == [[], [], []]
 
     with django_assert_num_queries(5):  # session, user, groups check, incidents, policy
         response = console.get(reverse("amk:incident_list"))
@@ -347,6 +351,9 @@ INCIDENT_KEYS = {
     "note",
     "location",
     "wave",
+    "wave_label",
+    "extra_wave",
+    "can_request_wave",
     "radius_m",
     "created_at",
     "created_local",
@@ -366,10 +373,15 @@ COUNT_KEYS = {
     "on_the_way",
     "on_scene",
     "responding",
+    "expired",
 }
 ALERT_KEYS = {
     "id",
     "label",
+    "display_name",
+    "counted",
+    "accepted",
+    "can_stand_down",
     "state",
     "state_label",
     "responding",
@@ -410,7 +422,17 @@ AED_KEYS = {
     "claimed",
     "synthetic",
 }
-EVENT_KEYS = {"time", "time_local", "kind", "message", "actor"}
+EVENT_KEYS = {
+    "time",
+    "time_local",
+    "first_time_local",
+    "kind",
+    "message",
+    "members",
+    "count",
+    "highlight",
+    "actor",
+}
 
 
 def test_board_payload_shape_and_labels(console):
@@ -492,7 +514,8 @@ def test_board_json_content(console):
     assert board["counts"] | {} == board["counts"]
     counts = board["counts"]
     assert (counts["alerted"], counts["accepted"], counts["declined"]) == (3, 1, 1)
-    assert (counts["delivered"], counts["on_the_way"], counts["on_scene"]) == (1, 1, 0)
+    # Accepted, not yet reported under way: not "on the way" (its row says "Accepteret").
+    assert (counts["delivered"], counts["on_the_way"], counts["on_scene"]) == (1, 0, 0)
     first = board["alerts"][0]
     assert first["id"] == accepted.pk
     assert first["responding"]
@@ -514,9 +537,13 @@ def test_board_json_content(console):
     }
     assert closed_aed.cabinet_code not in {str(v) for a in board["aeds"] for v in a.values()}
     assert board["events"][0]["message"] == "Ring til 112"
-    # 1 of 3 accepted after 90 s (escalation after 30 s): the dispatcher is warned.
+    # 1 of 3 accepted after 90 s (escalation after 30 s, target 3): the dispatcher is warned,
+    # with the numbers the header shows.
     assert len(board["warnings"]) == 1
-    assert "1" in board["warnings"][0]
+    assert re.fullmatch(
+        r"Kun 1 af de 3 alarmerede frivillige har accepteret efter 1 min 3\d s \(mål: 3\)\.",
+        board["warnings"][0],
+    ), board["warnings"][0]
 
 
 def test_responder_position_falls_back_to_the_alert_snapshot():

@@ -5,9 +5,6 @@ watches the board: when a volunteer accepts (through alerts.services, as the app
 page shows it without a reload. The dispatch itself crosses the queue to a real Celery worker.
 """
 
-import os
-import time
-
 import pytest
 from django.contrib.auth.models import Group
 
@@ -15,56 +12,10 @@ from alerts.models import Alert
 from alerts.services import answers
 from amk.access import DISPATCHERS_GROUP
 from amk.models import Incident
+from tests.browser.conftest import PASSWORD, shot, wait_for
 from tests.factories import DefibrillatorFactory, DeviceFactory, UserFactory, VolunteerFactory
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("reference_geography")]
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "correct horse battery staple"
-SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")  # a directory, to keep screenshots
-
-
-@pytest.fixture
-def browser_page():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="da-DK")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        # No tile server in tests: fail tile requests at once; the offline outlines remain.
-        page.route("**/*.png", lambda route: route.abort())
-        yield page
-        context.close()
-        browser.close()
-
-
-def _wait_for(predicate, timeout_s: float = 20.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
-
-
-def _shot(page, name: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 
 def test_dispatcher_creates_incident_and_sees_acceptance_live(
@@ -82,9 +33,9 @@ def test_dispatcher_creates_incident_and_sees_acceptance_live(
     assert "/login/" in page.url
     page.fill("#id_username", "disponent")
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click(".login-card button[type=submit]")
     page.wait_for_url(f"{live_server.url}/console/")
-    _shot(page, "incident_list_empty")
+    shot(page, "incident_list_empty")
 
     # New incident: search Aarhus, then click the map near where the search put it.
     page.click("a.nav-new")
@@ -104,7 +55,7 @@ def test_dispatcher_creates_incident_and_sees_acceptance_live(
     assert 56.0 < lat < 56.3
     assert 10.0 < lon < 10.4
     page.fill("#id_address", "Store Torv 1, 8000 Aarhus C")
-    _shot(page, "incident_new")
+    shot(page, "incident_new")
     page.click("#submit-incident")
     page.wait_for_url("**/console/incidents/*/")
     incident = Incident.objects.get()
@@ -113,28 +64,28 @@ def test_dispatcher_creates_incident_and_sees_acceptance_live(
 
     # The worker dispatches the first wave; the board shows the alerts without a reload.
     page.evaluate("window.__sameDocument = true")
-    alerts = _wait_for(lambda: list(Alert.objects.filter(incident=incident)))
+    alerts = wait_for(lambda: list(Alert.objects.filter(incident=incident)))
     assert len(alerts) == 3
     from playwright.sync_api import expect
 
     # Locator assertions, not wait_for_function: the console's CSP forbids eval in the page.
-    expect(page.locator("[data-count=alerted]")).to_have_text("3")
+    expect(page.locator(".counts [data-count=alerted]")).to_have_text("3")
 
     alert = Alert.objects.get(incident=incident, volunteer=volunteers[0])
     answers.alert_accept(alert_id=alert.pk, volunteer=volunteers[0])
 
     page.wait_for_selector("#responders .badge.state-accepted")
-    expect(page.locator("[data-count=accepted]")).to_have_text("1")
+    expect(page.locator(".counts [data-count=accepted]")).to_have_text("1")
     responders = page.inner_text("#responders")
     assert "Mette" in responders
     assert str(volunteers[0].phone) in responders
     assert page.evaluate("window.__sameDocument") is True
     page.wait_for_selector(".responder-icon")  # the responder on the map
-    _shot(page, "incident_detail")
+    shot(page, "incident_detail")
 
     page.goto(f"{live_server.url}/console/")
     page.wait_for_selector(f"tr[data-href='/console/incidents/{incident.pk}/']")
-    _shot(page, "incident_list")
+    shot(page, "incident_list")
 
 
 def test_a_messages_detail_shows_its_attempts_and_stays_open_across_polls(
@@ -172,7 +123,7 @@ def test_a_messages_detail_shows_its_attempts_and_stays_open_across_polls(
     page.goto(f"{live_server.url}/console/")
     page.fill("#id_username", "disponent")
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click(".login-card button[type=submit]")
     page.wait_for_url(f"{live_server.url}/console/")
     page.goto(f"{live_server.url}/console/incidents/{incident.pk}/")
     from playwright.sync_api import expect
@@ -185,7 +136,7 @@ def test_a_messages_detail_shows_its_attempts_and_stays_open_across_polls(
     expect(attempts.nth(0)).to_contain_text("HTTP 503")
     expect(attempts.nth(1)).to_contain_text("SM0123456789abcdef")
     expect(attempts.nth(1)).to_contain_text("80 ms")
-    _shot(page, "message_detail")
+    shot(page, "message_detail")
     # The board re-renders on every poll; the open detail stays open.
     page.wait_for_timeout(5000)
     expect(page.locator("#alerts details.delivery[open] ol.attempts li")).to_have_count(2)

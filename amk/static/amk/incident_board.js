@@ -1,6 +1,9 @@
 /*
- * The live incident page: renders the board JSON (amk.selectors.incident_board) into the page
- * and the map, then polls it every couple of seconds without reloading.
+ * The live incident page. The server renders the board (amk.console.board.incident_board) into
+ * the page for the first paint, with the same data as JSON; this script draws the map and
+ * re-renders the board from board.json every couple of seconds (sooner while the alerts are
+ * still going out), building the same markup as the templates in amk/templates/amk/board/.
+ * Data is only ever put into the page as text (textContent), never as HTML.
  */
 (function () {
   "use strict";
@@ -11,7 +14,11 @@
   var url = root.dataset.boardUrl;
   var refreshMs = parseInt(root.dataset.refreshMs, 10) || 2000;
   var wasOpen = root.dataset.open === "1";
+  var standDownUrl = root.dataset.standDownUrl || "";
+  var csrfInput = document.querySelector("#actions [name=csrfmiddlewaretoken]");
   var board = JSON.parse(document.getElementById("board-data").textContent);
+  // While the first wave is still going out, look again soon rather than in two seconds.
+  var PENDING_REFRESH_MS = 500;
 
   // --- tiny DOM helpers ---------------------------------------------------------------------
   function h(tag, attrs, children) {
@@ -52,7 +59,7 @@
   var map = HjMap.create(document.getElementById("map"), Object.assign({}, config, { center: loc, zoom: 14 }));
   window.hjMap = map;
   var incidentIcon = L.divIcon({ className: "pin pin-incident", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 28] });
-  L.marker(loc, { icon: incidentIcon, keyboard: false, zIndexOffset: 1000 }).addTo(map).bindTooltip(T.patient);
+  L.marker(loc, { icon: incidentIcon, keyboard: false, zIndexOffset: 1000 }).addTo(map).bindTooltip(h("span", { text: T.patient }));
   L.circle(loc, { radius: 2000, color: "#64748b", weight: 1, dashArray: "2 6", fill: false, interactive: false }).addTo(map);
   var radiusCircle = null;
   var aedLayer = L.layerGroup().addTo(map);
@@ -88,9 +95,12 @@
       responderSignature = rSig;
       responderLayer.clearLayers();
       responders.forEach(function (a) {
-        var icon = L.divIcon({ className: "responder-icon role-" + (a.role || "none"), html: "<span>" + (a.name ? a.name.charAt(0).toUpperCase() : "•") + "</span>", iconSize: [26, 26], iconAnchor: [13, 13] });
+        // Names are the volunteers' own text: into the page as text nodes only.
+        var initial = h("span", { text: a.name ? a.name.charAt(0).toUpperCase() : "•" });
+        var icon = L.divIcon({ className: "responder-icon role-" + (a.role || "none"), html: initial, iconSize: [26, 26], iconAnchor: [13, 13] });
+        var tooltip = h("span", { text: a.display_name + " · " + a.state_label + " · " + (a.position_source === "live" ? T.live : T.atAlert) });
         L.marker(a.position, { icon: icon, keyboard: false, zIndexOffset: 500 })
-          .bindTooltip((a.name || a.label) + " · " + a.state_label + " · " + (a.position_source === "live" ? T.live : T.atAlert))
+          .bindTooltip(tooltip)
           .addTo(responderLayer);
       });
     }
@@ -125,14 +135,44 @@
     return detail;
   }
 
+  function standDownForm(a) {
+    if (!a.can_stand_down || !standDownUrl || !csrfInput) return "";
+    var who = a.name || a.label;
+    return h("form", { method: "post", class: "stand-down-form", action: standDownUrl.replace("/alerts/0/", "/alerts/" + a.id + "/"),
+                       "data-confirm": T.standDownConfirm.replace("{who}", function () { return who; }) }, [
+      h("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfInput.value }),
+      h("button", { type: "submit", class: "btn btn-danger btn-small", text: T.standDown }),
+    ]);
+  }
+
+  // A count in the header filters the list of all alerts to the alerts it counts.
+  var filter = null;
+  function applyFilter() {
+    document.querySelectorAll("#alerts tr[data-counted]").forEach(function (row) {
+      row.hidden = filter !== null && row.dataset.counted.split(" ").indexOf(filter) === -1;
+    });
+    root.querySelectorAll("[data-filter]").forEach(function (tile) {
+      tile.setAttribute("aria-pressed", tile.dataset.filter === filter ? "true" : "false");
+    });
+    document.getElementById("filter-clear").hidden = filter === null;
+  }
+  root.querySelectorAll("[data-filter]").forEach(function (tile) {
+    tile.addEventListener("click", function () {
+      filter = filter === tile.dataset.filter ? null : tile.dataset.filter;
+      applyFilter();
+    });
+  });
+  document.getElementById("filter-clear").addEventListener("click", function () { filter = null; applyFilter(); });
+
   function render(b) {
     var inc = b.incident;
+    root.dataset.state = inc.state;
     var state = root.querySelector("[data-field=state]");
     state.className = "badge badge-xl state-" + inc.state;
     state.textContent = inc.state_label;
-    root.querySelector("[data-field=wave]").textContent = inc.wave
-      ? T.wave + " " + inc.wave + " " + T.of + " " + b.policy.max_waves + (inc.radius_m ? " · " + T.radius + " " + km(inc.radius_m) : "")
-      : (inc.is_open && !inc.exclusion_reasons.length ? T.notDispatched : "");
+    var wave = root.querySelector("[data-field=wave]");
+    wave.textContent = inc.wave_label;
+    wave.classList.toggle("wave-extra", inc.extra_wave);
 
     replace(document.getElementById("warnings"), b.warnings.map(function (w) {
       return h("div", { class: "alert-box alert-danger warning-big", text: "⚠ " + w });
@@ -143,9 +183,10 @@
     });
 
     var escalate = document.getElementById("escalate-form");
-    if (escalate) escalate.hidden = inc.state !== "dispatching";
+    if (escalate) escalate.hidden = !inc.can_request_wave;
 
-    var responders = b.alerts.filter(function (a) { return a.responding; });
+    // The responders are the alerts counted as accepted: the table has as many rows as the count.
+    var responders = b.alerts.filter(function (a) { return a.accepted; });
     replace(document.getElementById("responders"), responders.length ? responders.map(function (a) {
       return h("tr", { class: "alert-row", "data-alert": a.id }, [
         h("td", {}, [h("strong", { text: a.name || a.label }), " ", h("span", { class: "muted small", text: a.label })]),
@@ -156,12 +197,13 @@
         h("td", {}, [badge(a.state, a.state_label, "badge-md")]),
         h("td", { class: "num", text: km(a.distance_m) }),
         h("td", { class: "muted", text: a.updated_local }),
+        h("td", { class: "row-action" }, [standDownForm(a)]),
       ]);
-    }) : [h("tr", {}, [h("td", { colspan: "6", class: "empty", text: T.noResponders })])]);
+    }) : [h("tr", {}, [h("td", { colspan: "7", class: "empty", text: T.noResponders })])]);
 
     replace(document.getElementById("alerts"), b.alerts.length ? b.alerts.map(function (a) {
-      return h("tr", { class: "alert-row", "data-alert": a.id }, [
-        h("td", { text: a.label }),
+      return h("tr", { class: "alert-row", "data-alert": a.id, "data-counted": a.counted.join(" ") }, [
+        h("td", { text: a.display_name }),
         h("td", { class: "small", text: a.pool_label }),
         h("td", { text: a.wave }),
         h("td", { class: "num", text: km(a.distance_m) }),
@@ -170,11 +212,15 @@
         h("td", { class: "muted small", text: a.updated_local }),
       ]);
     }) : [h("tr", {}, [h("td", { colspan: "7", class: "empty", text: T.noAlerts })])]);
+    applyFilter();
 
     replace(document.getElementById("timeline"), b.events.length ? b.events.map(function (e) {
-      return h("li", { class: "event event-" + e.kind }, [
-        h("time", { datetime: e.time, text: e.time_local }),
+      var time = h("time", { datetime: e.time, text: e.time_local });
+      if (e.first_time_local) time.title = e.first_time_local + "–" + e.time_local;
+      return h("li", { class: "event event-" + e.kind + (e.highlight ? " event-highlight" : "") }, [
+        time,
         h("span", { class: "msg", text: e.message }),
+        e.members ? h("span", { class: "members", text: e.members }) : null,
         e.actor ? h("span", { class: "actor", text: e.actor }) : null,
       ]);
     }) : [h("li", { class: "empty", text: T.none })]);
@@ -199,6 +245,10 @@
     field.textContent = age((Date.now() + offset - created) / 1000);
   }
 
+  function nextPollMs() {
+    return board.incident.state === "pending_dispatch" ? PENDING_REFRESH_MS : refreshMs;
+  }
+
   function poll() {
     if (document.hidden) return window.setTimeout(poll, refreshMs);
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -215,17 +265,17 @@
         render(b);
       })
       .catch(function () { document.getElementById("board-stale").hidden = false; })
-      .then(function () { window.setTimeout(poll, refreshMs); });
+      .then(function () { window.setTimeout(poll, nextPollMs()); });
   }
 
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (e) {
-      if (!window.confirm(form.dataset.confirm)) e.preventDefault();
-    });
+  // Every form that asks first (close, cancel, stand one responder down), also those drawn later.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
   });
 
   render(board);
   tickAge();
   window.setInterval(tickAge, 1000);
-  window.setTimeout(poll, refreshMs);
+  window.setTimeout(poll, nextPollMs());
 })();
