@@ -1,9 +1,24 @@
 """Alerts' tables: the dispatch policy, one alert per (incident, volunteer), its deliveries per
-channel and kind with the attempt history of each, and the demo's outbox of recorded messages."""
+channel and kind with the attempt history of each, and the demo's outbox of recorded messages.
+The SMS volunteers send back are in ``alerts.models.inbound``."""
+
+import datetime as dt
 
 from django.contrib.gis.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from alerts.models.inbound import InboundMessage
+from amk.models.incident import Incident
+
+__all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertDeliveryAttempt",
+    "DispatchPolicy",
+    "InboundMessage",
+    "OutboxMessage",
+]
 
 
 class DispatchPolicy(models.Model):
@@ -44,6 +59,14 @@ class DispatchPolicy(models.Model):
         default=12000,
         help_text=_("A volunteer who has moved farther away than this cannot accept."),
     )
+    cooldown_after_incident_s = models.PositiveIntegerField(
+        _("rest after an incident (s)"),
+        default=0,
+        help_text=_(
+            "After their part in an incident ends (finished, withdrawn or stood down), a "
+            "responder is not alerted again for this long. 0: no rest period."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -69,6 +92,25 @@ class DispatchPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AlertQuerySet(models.QuerySet):
+    def engaged(self) -> "AlertQuerySet":
+        """Responders at work: accepted, not finished, released or stood down, on an open
+        incident. A volunteer with one is not alerted for, and cannot accept, another."""
+        return self.filter(state__in=Alert.ENGAGED_STATES, incident__state__in=Incident.OPEN_STATES)
+
+    def keeping_busy(self, *, rest_since: dt.datetime) -> "AlertQuerySet":
+        """The alerts that keep their volunteer from being alerted for a new incident:
+        engaged, or an engagement that ended after `rest_since` (the policy's rest period).
+
+        The partial index alert_engagement_idx holds exactly the engagements (accepted alerts,
+        running or ended), by volunteer: candidate selection runs the same rule in SQL.
+        """
+        return self.filter(answered_at__isnull=False, state__in=Alert.ENGAGEMENT_STATES).filter(
+            models.Q(state__in=Alert.ENGAGED_STATES, incident__state__in=Incident.OPEN_STATES)
+            | models.Q(ended_at__gt=rest_since)
+        )
 
 
 class Alert(models.Model):
@@ -101,6 +143,12 @@ class Alert(models.Model):
     RESPONDING_STATES = (State.ACCEPTED, State.EN_ROUTE, State.AED_COLLECTED, State.ON_SCENE)
     # Alerts that still get messages: unanswered or responding.
     LIVE_STATES = (*WAITING_STATES, *RESPONDING_STATES)
+    # Engaged: a responder at work, in one of these states on an open incident
+    # (Alert.objects.engaged()); never at two incidents at once.
+    ENGAGED_STATES = RESPONDING_STATES
+    # An engagement is an accepted alert (answered_at set): still running, or ended by the
+    # responder (finished, withdrawn) or by the incident's end (released, stood down).
+    ENGAGEMENT_STATES = (*ENGAGED_STATES, State.RELEASED, State.CANCELLED)
 
     incident = models.ForeignKey(
         "amk.Incident", on_delete=models.CASCADE, related_name="alerts", verbose_name=_("incident")
@@ -132,6 +180,14 @@ class Alert(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     received_at = models.DateTimeField(_("receipt confirmed"), null=True, blank=True)
     answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    ended_at = models.DateTimeField(
+        _("ended"),
+        null=True,
+        blank=True,
+        help_text=_("When the alert stopped being live: answered no, released, stood down, …"),
+    )
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("alert")
@@ -154,6 +210,23 @@ class Alert(models.Model):
         ]
         indexes = [
             models.Index(fields=["volunteer", "-created_at"], name="alert_volunteer_recent_idx"),
+            # The engagements (ENGAGEMENT_STATES, accepted), by volunteer and end: candidate
+            # selection leaves out whoever has one running or ended within the rest period.
+            models.Index(
+                fields=["volunteer", "ended_at"],
+                name="alert_engagement_idx",
+                condition=models.Q(
+                    answered_at__isnull=False,
+                    state__in=[
+                        "accepted",
+                        "en_route",
+                        "aed_collected",
+                        "on_scene",
+                        "released",
+                        "cancelled",
+                    ],
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
