@@ -1,5 +1,6 @@
 """Admin for dispatch: the policy is edited here; alerts, deliveries and their attempts (every
-hand-over to a provider) are a read-only record."""
+hand-over to a provider) and the SMS received with the answers they got are a read-only
+record."""
 
 from django.contrib import admin
 from django.utils import timezone
@@ -10,6 +11,7 @@ from alerts.models import (
     AlertDelivery,
     AlertDeliveryAttempt,
     DispatchPolicy,
+    InboundMessage,
     OutboxMessage,
 )
 
@@ -50,6 +52,7 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
                     "radius_m",
                     "location_max_age_s",
                     "acceptance_max_distance_m",
+                    "cooldown_after_incident_s",
                 ]
             },
         ),
@@ -195,3 +198,15 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     @admin.display(description=_("recipient"))
     def recipient_short(self, obj):
         return obj.recipient[:24]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    """Every SMS received on the alert number, how it was read and what it was answered."""
+
+    list_display = ["received_at", "from_phone", "body", "outcome", "alert_id", "reply"]
+    list_filter = ["outcome"]
+    search_fields = ["message_sid", "from_phone"]
+    raw_id_fields = ["volunteer", "alert"]
+    show_full_result_count = False
+    date_hierarchy = "received_at"

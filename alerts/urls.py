@@ -14,4 +14,5 @@ urlpatterns = [
         views.phone_answer,
         name="phone_answer",
     ),
+    path("phone/<int:volunteer_id>/sms/", views.phone_sms, name="phone_sms"),
 ]

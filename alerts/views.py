@@ -1,10 +1,12 @@
 """The demo's simulated phone: what each volunteer received through the outbox backends.
 
 Only in demo mode (settings.APP_MODE == "demo"), and only for dispatchers: the messages are
-personal. Answers go through alerts.services.answers, as an SMS reply would.
+personal. The JA/NEJ buttons and the text field send an SMS to the alert number through
+alerts.services.inbound, as Twilio's webhook does, so the phone shows the same answers.
 """
 
 import functools
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,12 +17,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from alerts.models import Alert, AlertDelivery, OutboxMessage
+from alerts.models import Alert, AlertDelivery, InboundMessage, OutboxMessage
 from alerts.selectors.incident import ALERT_COUNTS
-from alerts.services import answers
+from alerts.services import inbound
 from amk.access import dispatcher_required
 from amk.models.incident import Incident
-from config.exceptions import ApplicationError
 from volunteers.models import Device, Volunteer
 
 PHONE_REFRESH_MS = 3000
@@ -104,13 +105,16 @@ def phone_list(request):
 def phone_detail(request, volunteer_id: int):
     volunteer = get_object_or_404(Volunteer.objects.select_related("user"), pk=volunteer_id)
     tokens = list(volunteer.devices.values_list("push_token", flat=True))
-    inbox = OutboxMessage.objects.filter(
+    received = OutboxMessage.objects.filter(
         Q(channel=AlertDelivery.Channel.SMS, recipient=str(volunteer.phone))
         | Q(channel=AlertDelivery.Channel.PUSH, recipient__in=tokens)
     ).order_by("-created_at", "-pk")[:PHONE_MESSAGES_SHOWN]
+    sent = InboundMessage.objects.filter(volunteer=volunteer).order_by("-received_at", "-pk")[
+        :PHONE_MESSAGES_SHOWN
+    ]
     context = {
         "volunteer": volunteer,
-        "inbox": inbox,
+        "inbox": _conversation(list(received), list(sent)),
         "open_alerts": _open_alerts(volunteer),
         "assignments": _assignments(volunteer),
         "refresh_ms": PHONE_REFRESH_MS,
@@ -120,23 +124,53 @@ def phone_detail(request, volunteer_id: int):
     return render(request, "alerts/phone_detail.html", context)
 
 
+def _conversation(received: list[OutboxMessage], sent: list[InboundMessage]) -> list:
+    """Newest first: what the phone received, what it sent, and the answers it got."""
+    items: list = list(received)
+    for message in sent:
+        at = message.received_at
+        if message.reply:  # the answer came after the message
+            items.append(SimpleNamespace(channel="sms", created_at=at, body=message.reply, data={}))
+        items.append(SimpleNamespace(channel="sent", created_at=at, body=message.body, data={}))
+    # Stable: an answer stays above the message it answers.
+    items.sort(key=lambda item: item.created_at, reverse=True)
+    return items[:PHONE_MESSAGES_SHOWN]
+
+
+def _show_outcome(request, message: InboundMessage) -> None:
+    Outcome = InboundMessage.Outcome
+    if message.outcome == Outcome.ACCEPTED and message.alert is not None:
+        message.alert.refresh_from_db(fields=["role"])  # given by the acceptance
+        role = message.alert.get_role_display()
+        messages.success(request, _("JA sent. Role: %(role)s") % {"role": role})
+    elif message.outcome in (Outcome.DECLINED, Outcome.WITHDRAWN):
+        messages.info(request, message.reply)
+    else:
+        messages.error(request, message.reply)
+
+
 @require_POST
 @demo_only
 def phone_answer(request, volunteer_id: int, alert_id: int):
+    """The JA/NEJ buttons of an alert: an SMS "JA 4821" or "NEJ 4821" from the volunteer
+    (NEJ after JA withdraws)."""
     volunteer = get_object_or_404(Volunteer, pk=volunteer_id)
-    answer = request.POST.get("answer")
-    try:
-        if answer == "accept":
-            alert = answers.alert_accept(alert_id=alert_id, volunteer=volunteer, by_sms=True)
-            messages.success(
-                request,
-                _("JA sent. Role: %(role)s") % {"role": alert.get_role_display()},
-            )
-        elif answer == "decline":
-            answers.alert_decline(alert_id=alert_id, volunteer=volunteer)
-            messages.info(request, _("NEJ sent."))
-        else:
-            messages.error(request, _("Unknown answer."))
-    except ApplicationError as error:
-        messages.error(request, error.message)
+    words = {"accept": inbound.YES, "decline": inbound.NO}
+    answer = words.get(request.POST.get("answer", ""))
+    if answer is None:
+        messages.error(request, _("Unknown answer."))
+    else:
+        _show_outcome(
+            request, inbound.demo_sms_send(volunteer=volunteer, body=f"{answer} {alert_id}")
+        )
+    return redirect("alerts:phone_detail", volunteer_id=volunteer_id)
+
+
+@require_POST
+@demo_only
+def phone_sms(request, volunteer_id: int):
+    """Any text, as the volunteer would type it ("ja tak", "kommer", "NEJ 4821")."""
+    volunteer = get_object_or_404(Volunteer, pk=volunteer_id)
+    body = request.POST.get("body", "")[:1600]  # Twilio's limit for one inbound message
+    _show_outcome(request, inbound.demo_sms_send(volunteer=volunteer, body=body))
     return redirect("alerts:phone_detail", volunteer_id=volunteer_id)

@@ -1,7 +1,8 @@
 """Twilio webhooks: delivery status callbacks and SMS replies (JA / NEJ).
 
 Each request must carry a valid X-Twilio-Signature over the URL Twilio called; anything
-unsigned or forged is refused before it is read.
+unsigned or forged is refused before it is read. An SMS reply is answered in the response, as
+TwiML ``<Message>`` (alerts.services.inbound decides what to say).
 """
 
 from functools import wraps
@@ -10,11 +11,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from twilio.twiml.messaging_response import MessagingResponse
 
 from alerts.channels.twilio import validate_twilio_signature
-from alerts.services import answers, deliveries
-
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+from alerts.models import InboundMessage
+from alerts.services import deliveries, inbound
 
 
 def _url_twilio_called(request: HttpRequest) -> str:
@@ -56,9 +57,40 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+def _too_long(request: HttpRequest, **limits: int) -> JsonResponse | None:
+    long = {name: n for name, n in limits.items() if len(request.POST.get(name, "")) > n}
+    if long:
+        return JsonResponse(
+            {name: [f"At most {n} characters."] for name, n in long.items()}, status=400
+        )
+    return None
+
+
+def twiml_reply(text: str) -> str:
+    """The TwiML answer to an SMS: one <Message> (escaped), or none."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)
+
+
 @twilio_signed
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
-    if error := _missing(request, "From", "Body"):
+    """An SMS to the alert number: recorded once by its MessageSid, answered in the response.
+
+    Twilio always sends Body (empty for a picture); a replay gets the first answer again.
+    """
+    if error := _missing(request, "MessageSid", "From"):
         return error
-    answers.sms_reply_handle(from_phone=request.POST["From"], body=request.POST["Body"])
-    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+    if "Body" not in request.POST:
+        return JsonResponse({"Body": ["This field is required."]}, status=400)
+    sid_limit = InboundMessage._meta.get_field("message_sid").max_length
+    from_limit = InboundMessage._meta.get_field("from_phone").max_length
+    if error := _too_long(request, MessageSid=sid_limit, From=from_limit):
+        return error
+    message = inbound.sms_inbound_handle(
+        message_sid=request.POST["MessageSid"],
+        from_phone=request.POST["From"],
+        body=request.POST["Body"],
+    )
+    return HttpResponse(twiml_reply(message.reply), content_type="text/xml")

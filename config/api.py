@@ -17,7 +17,9 @@ from rest_framework.throttling import SimpleRateThrottle
 from config.exceptions import ApplicationError
 
 # ApplicationError codes that mean "the request is fine, the state of things refuses it".
-CONFLICT_CODES = frozenset({"ended", "expired", "not_open", "out_of_range", "exists", "conflict"})
+CONFLICT_CODES = frozenset(
+    {"ended", "expired", "not_open", "out_of_range", "engaged_elsewhere", "exists", "conflict"}
+)
 
 
 def exception_handler(exc, context):

@@ -86,7 +86,9 @@ REACHABLE_BY_APP = models.Q(
 
 
 class VolunteerQuerySet(models.QuerySet):
-    def dispatchable(self, *, fresh_since: dt.datetime, local_time: dt.time) -> "VolunteerQuerySet":
+    def dispatchable(
+        self, *, fresh_since: dt.datetime, local_time: dt.time, busy: models.QuerySet
+    ) -> "VolunteerQuerySet":
         """Who the app pool may alert now: the rules of candidate selection
         (alerts.selectors.selection).
 
@@ -95,14 +97,21 @@ class VolunteerQuerySet(models.QuerySet):
         depend on the incident stay with the caller: who was already alerted for it, the corps
         of its area, the radius and the nearest-first order. `fresh_since` and `local_time`
         follow from the dispatch time; adulthood goes by the database's date in Denmark, as in
-        the constraint.
+        the constraint. `busy`: the rows (with a `volunteer`) that keep a volunteer from a new
+        incident, as alerts defines them (``Alert.objects.keeping_busy()``: engaged on an open
+        incident, or resting after one); this registry knows nothing of alert states.
         """
         return (
             self.filter(REACHABLE_BY_APP)
             .adults()
             .fresh(since=fresh_since)
             .outside_quiet_hours(local_time)
+            .not_busy(busy)
         )
+
+    def not_busy(self, busy: models.QuerySet) -> "VolunteerQuerySet":
+        """Those with no row in `busy` (rows with a `volunteer`; see dispatchable)."""
+        return self.exclude(models.Exists(busy.filter(volunteer=models.OuterRef("pk"))))
 
     def adults(self) -> "VolunteerQuerySet":
         """Those who are 18 or older today in Denmark (the constraint's own expression)."""

@@ -15,7 +15,7 @@ def default_policy_create(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0006_delivery_attempts'),
+        ('alerts', '0007_answers_engagements_inbound'),
     ]
 
     operations = [

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
+from amk.models.incident import Incident
 from config.postgis.prepared import PreparedStatement
 from volunteers.models import AdultBirthdateLimit
 
@@ -20,7 +21,7 @@ class Candidate(NamedTuple):
 
     volunteer_id: int
     pool: str
-    distance_m: int
+    distance_m: int | None
     location: Point | None
 
 
@@ -34,6 +35,27 @@ _NOT_IN_QUIET_HOURS = """
       )
 """
 
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+# One responder, one incident: nobody engaged on an open incident (Alert.objects.engaged()),
+# nor anyone whose engagement ended after rest_since (the policy's rest period), as
+# Alert.objects.keeping_busy() states it. Per person walked, an index scan of the partial
+# index alert_engagement_idx (the engagements, by volunteer): a handful of rows at most.
+_NOT_BUSY = f"""
+      AND NOT EXISTS (
+        SELECT 1 FROM alerts_alert e JOIN amk_incident i ON i.id = e.incident_id
+        WHERE e.volunteer_id = v.id
+          AND e.answered_at IS NOT NULL
+          AND e.state IN ({_sql_list(Alert.ENGAGEMENT_STATES)})
+          AND (e.ended_at > %(rest_since)s
+               OR (e.state IN ({_sql_list(Alert.ENGAGED_STATES)})
+                   AND i.state IN ({_sql_list(Incident.OPEN_STATES)})))
+      )
+"""  # noqa: S608  constant SQL: the states are the models' own constants
+
 # The parameters of the candidate query and their SQL types, in the order of the prepared
 # statement (typed, so that the point is parsed once per call, not once per row).
 _CANDIDATES_PARAMS = {
@@ -43,13 +65,15 @@ _CANDIDATES_PARAMS = {
     "local_time": "time",
     "fresh_since": "timestamptz",
     "radius_m": "float8",
+    "rest_since": "timestamptz",
 }
 
 # Both pools in one round trip. The corps: every available member of the local area(s) that
 # contain the incident (first wave only). The app pool: nearest first by the partial GiST index
 # volunteer_dispatchable_fresh_loc_idx (declared in Volunteer.Meta: KNN `<->` over the location,
 # the freshness checked inside the index, then LIMIT and the radius); a corps member found there
-# is left out, as they are alerted once, as a corps member. The LIMIT is a literal (one statement
+# is left out, as they are alerted once, as a corps member. Neither pool has anyone engaged
+# elsewhere or resting after an incident (_NOT_BUSY). The LIMIT is a literal (one statement
 # per wave size), so that the generic plan knows it reads a few rows (see _GENERIC_PLAN).
 # The app pool's rules are those of Volunteer.objects.dispatchable(): a differential test
 # (tests/alerts/test_selection_differential.py) checks that both choose the same people.
@@ -69,6 +93,7 @@ _CANDIDATES_SQL = f"""
           SELECT 1 FROM alerts_alert a
           WHERE a.incident_id = %(incident_id)s AND a.volunteer_id = v.id
         )
+        {_NOT_BUSY}
     ),
     app AS (
       -- The KNN walk stops after LIMIT eligible people; the radius then trims the few it found,
@@ -91,6 +116,7 @@ _CANDIDATES_SQL = f"""
             SELECT 1 FROM alerts_alert a
             WHERE a.incident_id = %(incident_id)s AND a.volunteer_id = v.id
           )
+          {_NOT_BUSY}
         ORDER BY knn
         LIMIT {{limit:d}}
       ) nearest
@@ -140,8 +166,10 @@ def dispatch_candidates(
     """Who to alert now: the local corps (first wave) and the nearest qualifying app volunteers,
     at most ``limit`` of them (by default the policy's wave size).
 
-    Volunteers already alerted for the incident are left out, and a person in both pools is
-    alerted once, as a corps member (they are the ones with the local AED).
+    Volunteers already alerted for the incident are left out, so is anyone engaged on another
+    open incident or resting after one (the policy's `cooldown_after_incident_s`), and a
+    person in both pools is alerted once, as a corps member (they are the ones with the local
+    AED). A corps member without a known position has no distance (None).
     """
     params = _candidates_params(
         incident_id=incident_id,
@@ -161,7 +189,7 @@ def dispatch_candidates(
         Candidate(
             volunteer_id,
             _POOLS[pool],
-            round(distance) if distance is not None else 0,
+            round(distance) if distance is not None else None,
             cast(Point, GEOSGeometryBase(read_wkb(wkb), Point)) if wkb is not None else None,
         )
         for volunteer_id, pool, distance, wkb in rows
@@ -184,4 +212,5 @@ def _candidates_params(
         "local_time": timezone.localtime(now).time(),
         "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
         "radius_m": radius_m,
+        "rest_since": now - dt.timedelta(seconds=policy.cooldown_after_incident_s),
     }

@@ -1,18 +1,19 @@
 """Volunteers' answers and what follows them: receipt, accept (with a role and perhaps an AED),
-decline, progress, the release of the others once enough have accepted, the stand-down when
-the incident ends, and the SMS replies JA / NEJ.
+decline, progress, withdrawal, the release of the others once enough have accepted, and the
+stand-down when the incident ends. SMS replies are read in ``alerts.services.inbound``.
 
 Every answer locks the incident before its alert (the order every workflow keeps), so an answer
-racing a cancel waits instead of deadlocking.
+racing a cancel waits instead of deadlocking. One responder, one incident: an acceptance also
+takes a lock on its volunteer, so two acceptances of one person for two incidents go in turn
+and the second is refused.
 """
 
 import datetime as dt
-import re
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,6 +52,19 @@ def _alert_for_volunteer(alert_id: int, volunteer: Volunteer) -> Alert:
     return alert
 
 
+def _volunteer_lock(volunteer_id: int) -> None:
+    """Serialise the acceptances of one volunteer (until the transaction ends).
+
+    An advisory lock, not the volunteer's row: no wait on location updates, and no lock-order
+    cycle with the erasure of an account (volunteer row, then its alerts).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"alerts.accept:{volunteer_id}"],
+        )
+
+
 @transaction.atomic
 def alert_confirm_receipt(*, alert_id: int, volunteer: Volunteer) -> Alert:
     """The app showed the alert: push worked, so no SMS fallback is needed."""
@@ -71,6 +85,7 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
     """Accept an alert and get a role: fetch an AED on the way, or go straight to the patient.
 
     The incident row is locked so that concurrent acceptances count and claim AEDs in turn.
+    Someone engaged on another open incident is refused (code ``engaged_elsewhere``).
     """
     alert = _alert_for_volunteer(alert_id, volunteer)
     incident = alert.incident
@@ -89,6 +104,11 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
             _("This alert can no longer be accepted (%(state)s).")
             % {"state": alert.get_state_display()},
             code="not_open",
+        )
+    _volunteer_lock(volunteer.pk)
+    if Alert.objects.engaged().filter(volunteer=volunteer).exclude(pk=alert.pk).exists():
+        raise ApplicationError(
+            _("You are already on your way to another alert."), code="engaged_elsewhere"
         )
     location = _fresh_location(volunteer, policy, now)
     if location is not None and (
@@ -191,6 +211,7 @@ PROGRESS_STEPS: dict[str, tuple[str, ...]] = {
 
 @transaction.atomic
 def alert_progress(*, alert_id: int, volunteer: Volunteer, state: str) -> Alert:
+    """A responder's next step; RELEASED (the app's "finished") before arriving withdraws."""
     alert = _alert_for_volunteer(alert_id, volunteer)
     if state not in PROGRESS_STEPS:
         raise ApplicationError(_("Unknown progress step."), field="state", code="invalid")
@@ -198,24 +219,61 @@ def alert_progress(*, alert_id: int, volunteer: Volunteer, state: str) -> Alert:
         raise ApplicationError(_("You were not asked to fetch an AED."), field="state")
     if alert.state == state:
         return alert
-    released_aed: dict[str, Any] = {}
-    if state == Alert.State.RELEASED and alert.state in (
-        Alert.State.ACCEPTED,
-        Alert.State.EN_ROUTE,
-    ):
-        # Withdrawing before collecting it frees the AED for another responder.
-        released_aed = {"role": Alert.Role.NONE, "aed": None}
-    # Released before reaching the patient is a withdrawal (after it: finished).
-    withdrawal = state == Alert.State.RELEASED and alert.state != Alert.State.ON_SCENE
-    if not alert_move(alert, state, from_states=PROGRESS_STEPS[state], **released_aed):
+    if state == Alert.State.RELEASED and alert.state in Alert.RESPONDING_STATES:
+        _responder_release(alert)
+        return alert
+    if not alert_move(alert, state, from_states=PROGRESS_STEPS[state]):
         raise ApplicationError(
             _("Cannot go from %(from)s to %(to)s.")
             % {"from": alert.get_state_display(), "to": Alert.State(state).label},
             field="state",
         )
-    if withdrawal:
-        replacements_top_up(incident_id=alert.incident_id)
     return alert
+
+
+@transaction.atomic
+def alert_withdraw(*, alert_id: int, volunteer: Volunteer) -> Alert:
+    """The responder cannot go after all (an SMS NEJ after JA): released, and free for others.
+
+    Idempotent: a second withdrawal changes nothing. Refused (``not_open``) for an alert that
+    was not accepted or has ended.
+    """
+    alert = _alert_for_volunteer(alert_id, volunteer)
+    if alert.state == Alert.State.RELEASED and alert.answered_at is not None:
+        return alert
+    if alert.state not in Alert.RESPONDING_STATES or not alert.incident.is_open:
+        raise ApplicationError(
+            _("This alert can no longer be withdrawn from (%(state)s).")
+            % {"state": alert.get_state_display()},
+            code="not_open",
+        )
+    _responder_release(alert)
+    return alert
+
+
+# A responder out before arriving withdraws (replaced where the policy says so); on scene, done.
+WITHDRAWING_STATES = (Alert.State.ACCEPTED, Alert.State.EN_ROUTE, Alert.State.AED_COLLECTED)
+
+
+def _responder_release(alert: Alert) -> None:
+    """Out of the incident: finished on scene, or withdrawn on the way.
+
+    Withdrawing before collecting the AED gives up the role and frees the AED for another
+    responder; once collected the AED is out of its cabinet, so the claim stays with them.
+    """
+    withdrawing = alert.state in WITHDRAWING_STATES
+    freed: dict[str, Any] = {}
+    if alert.state in (Alert.State.ACCEPTED, Alert.State.EN_ROUTE):
+        freed = {"role": Alert.Role.NONE, "aed": None}
+    moved = alert_move(
+        alert,
+        Alert.State.RELEASED,
+        from_states=Alert.RESPONDING_STATES,
+        note=_("withdrew") if withdrawing else "",
+        **freed,
+    )
+    if moved and withdrawing:
+        replacements_top_up(incident_id=alert.incident_id)
 
 
 def alerts_stand_down(*, incident: Incident, actor: User | None = None) -> None:
@@ -231,31 +289,3 @@ def alerts_stand_down(*, incident: Incident, actor: User | None = None) -> None:
     deliveries_send_on_commit(
         delivery_ids=deliveries_create(channels_used(live), AlertDelivery.Kind.STAND_DOWN)
     )
-
-
-def sms_reply_handle(*, from_phone: str, body: str) -> Alert | None:
-    """JA accepts and NEJ declines the sender's latest open alert; anything else is ignored."""
-    words = re.findall(r"\w+", body)
-    answer = words[0].upper() if words else ""
-    if answer not in {"JA", "NEJ", "YES", "NO"}:
-        return None
-    volunteer = Volunteer.objects.filter(phone=from_phone).first()
-    if volunteer is None:
-        return None
-    alert = (
-        Alert.objects.filter(
-            volunteer=volunteer,
-            state__in=Alert.WAITING_STATES,
-            incident__state__in=Incident.OPEN_STATES,
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if alert is None:
-        return None
-    try:
-        if answer in {"JA", "YES"}:
-            return alert_accept(alert_id=alert.pk, volunteer=volunteer, by_sms=True)
-        return alert_decline(alert_id=alert.pk, volunteer=volunteer)
-    except ApplicationError:
-        return None

@@ -3,7 +3,9 @@
 
 from collections.abc import Iterable
 
-from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt, OutboxMessage
+from django.db.models import Q
+
+from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt, InboundMessage, OutboxMessage
 from volunteers.models import Volunteer
 
 
@@ -12,8 +14,9 @@ def volunteer_alert_data_erase(
 ) -> None:
     """The alerts stay for the statistics (Alert.volunteer is SET_NULL when the volunteer goes);
     the position snapshots, the provider errors on the deliveries and their attempts (Twilio's
-    text names the number) and the recorded outbox messages to the number or the push tokens
-    (demo and tests) go now, in the caller's transaction."""
+    text names the number), the recorded outbox messages to the number or the push tokens
+    (demo and tests) and the number, text and answer of the SMS they sent (their outcome stays,
+    as the alerts do) go now, in the caller's transaction."""
     Alert.objects.filter(volunteer=volunteer).update(volunteer_location=None)
     AlertDelivery.objects.filter(alert__volunteer=volunteer).exclude(last_error="").update(
         last_error=""
@@ -22,3 +25,6 @@ def volunteer_alert_data_erase(
         error=""
     ).update(error="")
     OutboxMessage.objects.filter(recipient__in=[phone, *push_tokens]).delete()
+    InboundMessage.objects.filter(Q(volunteer=volunteer) | Q(from_phone=phone)).update(
+        from_phone="", body="", reply=""
+    )

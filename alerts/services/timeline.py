@@ -21,15 +21,20 @@ def volunteer_label(alert: Alert) -> str:
     return _("Volunteer #%(id)s") % {"id": alert.volunteer_id or "–"}
 
 
-def alert_event(alert: Alert, to_state: str, *, actor: User | None = None) -> IncidentEvent:
+def alert_event(
+    alert: Alert, to_state: str, *, actor: User | None = None, note: str = ""
+) -> IncidentEvent:
     """The timeline entry of an alert's move, unsaved (batches save theirs together)."""
+    message = _("%(volunteer)s: %(state)s") % {
+        "volunteer": volunteer_label(alert),
+        "state": Alert.State(to_state).label,
+    }
     return IncidentEvent(
         incident_id=alert.incident_id,
         alert_id=alert.pk,
         actor=actor,
         kind=IncidentEvent.Kind.for_alert_state(to_state),
-        message=_("%(volunteer)s: %(state)s")
-        % {"volunteer": volunteer_label(alert), "state": Alert.State(to_state).label},
+        message=f"{message} ({note})" if note else message,
     )
 
 
@@ -39,17 +44,25 @@ def alert_move(
     *,
     from_states: Collection[str],
     actor: User | None = None,
+    note: str = "",
     **fields: Any,
 ) -> bool:
-    """Move an alert's state if it is still in one of from_states; record it on the timeline."""
+    """Move an alert's state if it is still in one of from_states; record it on the timeline.
+
+    A move out of the live states stamps ``ended_at`` (the rest period after an incident
+    counts from it).
+    """
+    now = timezone.now()
+    if to_state not in Alert.LIVE_STATES:
+        fields.setdefault("ended_at", now)
     moved = Alert.objects.filter(pk=alert.pk, state__in=from_states).update(
-        state=to_state, updated_at=timezone.now(), **fields
+        state=to_state, updated_at=now, **fields
     )
     if moved:
         alert.state = to_state
         for name, value in fields.items():
             setattr(alert, name, value)
-        alert_event(alert, to_state, actor=actor).save()
+        alert_event(alert, to_state, actor=actor, note=note).save()
     return bool(moved)
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from alerts.models import Alert, AlertDelivery, OutboxMessage
+from alerts.models import Alert, AlertDelivery, InboundMessage, OutboxMessage
 from alerts.services import waves
 from amk.access import DISPATCHERS_GROUP
 from amk.models import Incident
@@ -147,3 +147,53 @@ def test_decline_and_errors_are_messages(client, demo, dispatcher, alerted):
     other.refresh_from_db()
     assert other.state != Alert.State.ACCEPTED
     assert Incident.objects.get(pk=incident.pk).is_open
+
+
+def test_the_buttons_and_the_text_field_get_the_answers_the_sms_service_gives(
+    client, demo, dispatcher, alerted
+):
+    incident, sms_only, _with_app = alerted
+    alert = Alert.objects.get(incident=incident, volunteer=sms_only)
+    client.force_login(dispatcher)
+    sms_url = reverse("alerts:phone_sms", args=[sms_only.pk])
+
+    response = client.post(sms_url, {"body": "kommer"}, follow=True)
+
+    [shown] = response.context["messages"]
+    assert shown.level_tag == "error"
+    assert str(shown).startswith("Vi forstod ikke dit svar.")
+    page = client.get(reverse("alerts:phone_detail", args=[sms_only.pk])).content.decode()
+    assert "kommer" in page  # what the volunteer sent …
+    assert "Vi forstod ikke dit svar." in page  # … and the answer, on the phone
+    assert InboundMessage.objects.get().outcome == InboundMessage.Outcome.NOT_UNDERSTOOD
+
+    answer = reverse("alerts:phone_answer", args=[sms_only.pk, alert.pk])
+    response = client.post(answer, {"answer": "decline"}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Tak for svaret. Du er meldt fra alarm {alert.pk}."
+    ]
+    sent = InboundMessage.objects.latest("pk")
+    assert (sent.body, sent.outcome, sent.alert) == (
+        f"NEJ {alert.pk}",
+        InboundMessage.Outcome.DECLINED,
+        alert,
+    )
+    assert Alert.objects.get(pk=alert.pk).state == Alert.State.DECLINED
+
+
+def test_an_accepted_alert_can_be_withdrawn_from_the_phone(client, demo, dispatcher, alerted):
+    incident, sms_only, _with_app = alerted
+    alert = Alert.objects.get(incident=incident, volunteer=sms_only)
+    client.force_login(dispatcher)
+    url = reverse("alerts:phone_answer", args=[sms_only.pk, alert.pk])
+    client.post(url, {"answer": "accept"})
+    page = client.get(reverse("alerts:phone_detail", args=[sms_only.pk])).content.decode()
+    assert "Meld fra (NEJ)" in page
+
+    response = client.post(url, {"answer": "decline"}, follow=True)
+
+    [shown] = response.context["messages"]
+    assert shown.level_tag == "info"
+    assert str(shown).startswith("Tak for besked.")
+    assert Alert.objects.get(pk=alert.pk).state == Alert.State.RELEASED

@@ -4,7 +4,8 @@ alerts.selectors.dispatch_candidates chooses the app pool with a hand-written pr
 statement; volunteers.models declares the same rules in the ORM. Here both choose among a few
 hundred volunteers drawn with a seeded RNG around the edge of every rule (availability,
 verification, the 18th birthday by the date in Denmark, the age of the position, quiet hours
-that may wrap past midnight or lack an end, corps membership, earlier alerts for the incident),
+that may wrap past midnight or lack an end, corps membership, earlier alerts for the incident,
+engagements on other incidents, open or ended, and ones that ended around the rest period),
 for many incident points, radii, wave sizes and times, and must return the same people in the
 same order. Mutants of the ORM query, each with one rule changed, must disagree somewhere: the
 data reaches every rule.
@@ -21,11 +22,12 @@ from django.contrib.gis.db.models import PointField
 from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
-from django.db.models import Exists, F, FloatField, Func, OuterRef, Q, Value
+from django.db.models import Exists, F, FloatField, Func, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
 from alerts.selectors.selection import dispatch_candidates
+from amk.models import Incident
 from tests.factories import (
     AARHUS_C,
     AlertFactory,
@@ -46,6 +48,9 @@ from volunteers.models import (
 pytestmark = pytest.mark.usefixtures("reference_geography")
 
 SEED = 112
+REST_PERIODS = [0, 0, 600, 3600]
+ENGAGED = list(Alert.ENGAGED_STATES)
+ENDED_ENGAGEMENTS = [Alert.State.RELEASED, Alert.State.CANCELLED]
 VOLUNTEERS = 300
 ROUNDS = 8
 CASES_PER_ROUND = 40
@@ -66,10 +71,18 @@ class Case:
     limit: int
     include_corps: bool
     now: dt.datetime
+    rest_s: int = 0
 
     @property
     def fresh_since(self) -> dt.datetime:
         return self.now - MAX_AGE
+
+    @property
+    def rest_since(self) -> dt.datetime:
+        return self.now - dt.timedelta(seconds=self.rest_s)
+
+    def busy(self) -> QuerySet[Alert]:
+        return Alert.objects.keeping_busy(rest_since=self.rest_since)
 
     @property
     def local_time(self) -> dt.time:
@@ -80,7 +93,9 @@ def sql_app_pool(case: Case) -> list[int]:
     candidates = dispatch_candidates(
         incident_id=case.incident_id,
         point=case.point,
-        policy=DispatchPolicy(app_volunteers_per_wave=case.limit),
+        policy=DispatchPolicy(
+            app_volunteers_per_wave=case.limit, cooldown_after_incident_s=case.rest_s
+        ),
         radius_m=case.radius_m,
         include_corps=case.include_corps,
         now=case.now,
@@ -109,7 +124,7 @@ def orm_app_pool(
     """The app pool built on Volunteer.objects.dispatchable() (or a mutant of it)."""
     if volunteers is None:
         pool = Volunteer.objects.dispatchable(
-            fresh_since=case.fresh_since, local_time=case.local_time
+            fresh_since=case.fresh_since, local_time=case.local_time, busy=case.busy()
         )
     else:
         pool = volunteers(case)
@@ -165,6 +180,25 @@ def _random_point(rng: random.Random, centre=AARHUS_C, spread=SPREAD) -> Point:
     )
 
 
+def _engagement(rng: random.Random, t0: dt.datetime, others: dict[str, list[int]]) -> dict:
+    """An alert elsewhere for someone: engaged, ended around a rest period, or none at all."""
+    draw = rng.random()
+    answered = {"answered_at": t0 - dt.timedelta(minutes=30)}
+    if draw < 0.4:  # at work on another incident: open, or ended (then not engaged any more)
+        incidents = others["open"] if draw < 0.3 else others["ended"]
+        return {"incident_id": rng.choice(incidents), "state": rng.choice(ENGAGED), **answered}
+    rest = dt.timedelta(seconds=rng.choice([600, 3600]))
+    ended_at = t0 - rest + dt.timedelta(microseconds=rng.randrange(-120_000_000, 120_000_000))
+    ended = {"incident_id": rng.choice(others["ended"]), "ended_at": ended_at}
+    if draw < 0.75:  # finished, withdrew or was stood down, around a rest period ago
+        return {"state": rng.choice(ENDED_ENGAGEMENTS), **answered, **ended}
+    # Lately, never engaged: declined, or released (or stood down) without having answered.
+    ended["ended_at"] = t0 - dt.timedelta(seconds=rng.uniform(0, 600))
+    if draw < 0.9:
+        return {"state": Alert.State.DECLINED, **answered, **ended}
+    return {"state": rng.choice(ENDED_ENGAGEMENTS), **ended}
+
+
 @dataclasses.dataclass
 class World:
     rng: random.Random
@@ -173,10 +207,11 @@ class World:
     incident_ids: list[int]
 
     def move_clock(self, t0: dt.datetime) -> None:
-        """Move every position's time with the clock, so their ages stay as drawn."""
+        """Move every position's and engagement's time with the clock: ages stay as drawn."""
         Volunteer.objects.filter(location_updated_at__isnull=False).update(
             location_updated_at=F("location_updated_at") + (t0 - self.t0)
         )
+        Alert.objects.filter(ended_at__isnull=False).update(ended_at=F("ended_at") + (t0 - self.t0))
         for volunteer in self.volunteers:
             if volunteer.location_updated_at is not None:
                 volunteer.location_updated_at += t0 - self.t0
@@ -186,10 +221,23 @@ class World:
         """Calls around the world's clock: random ones, and some on a volunteer's edge."""
         rng = self.rng
         located = [v for v in self.volunteers if v.location is not None]
+        rested = list(
+            Alert.objects.filter(
+                state__in=ENDED_ENGAGEMENTS,
+                answered_at__isnull=False,
+                volunteer__location__isnull=False,
+            ).values_list("ended_at", "volunteer__location")
+        )
         for _ in range(CASES_PER_ROUND):
             now = self.t0 + dt.timedelta(microseconds=rng.randrange(-150_000_000, 150_000_000))
+            rest_s = rng.choice(REST_PERIODS)
             draw = rng.random()
-            if draw < 0.25:  # next to someone whose position is exactly as old as allowed
+            if draw < 0.1:  # next to someone whose engagement ended exactly a rest period ago
+                ended_at, location = rng.choice(rested)
+                rest_s = rng.choice([600, 3600])
+                now = ended_at + dt.timedelta(seconds=rest_s)
+                where = _random_point(rng, location.coords, (0.002, 0.001))
+            elif draw < 0.25:  # next to someone whose position is exactly as old as allowed
                 volunteer = rng.choice(located)
                 now = volunteer.location_updated_at + MAX_AGE
                 where = _random_point(rng, volunteer.location.coords, (0.002, 0.001))
@@ -207,6 +255,7 @@ class World:
                 limit=rng.choice([1, 2, 5, 10, 20, 40]),
                 include_corps=rng.random() < 0.6,
                 now=now,
+                rest_s=rest_s,
             )
 
     def all_cases(self) -> Iterator[Case]:
@@ -266,6 +315,16 @@ def world(db) -> World:
     incident_ids = [IncidentFactory().pk for _ in range(4)]
     for volunteer in rng.sample(volunteers, VOLUNTEERS // 5):  # the last incident has no alerts
         AlertFactory(incident_id=rng.choice(incident_ids[:3]), volunteer=volunteer)
+    # Other incidents, where people are at work, or were.
+    others = {
+        "open": [IncidentFactory(state=Incident.State.ACTIVE).pk for _ in range(2)],
+        "ended": [
+            IncidentFactory(state=state, closed_at=t0).pk
+            for state in (Incident.State.CLOSED, Incident.State.CANCELLED)
+        ],
+    }
+    for volunteer in rng.sample(volunteers, VOLUNTEERS * 2 // 5):
+        AlertFactory(volunteer=volunteer, **_engagement(rng, t0, others))
     return World(rng=rng, t0=t0, volunteers=volunteers, incident_ids=incident_ids)
 
 
@@ -293,6 +352,7 @@ def _rules(
     adults: bool = True,
     fresh: bool = True,
     quiet_hours: "Callable[[dt.time], Q] | None" = None,
+    busy: "Callable[[Case], QuerySet[Alert]] | None" = None,
 ) -> VolunteerQuerySet:
     """dispatchable() by its pieces, with one of them changed by a mutant."""
     volunteers = Volunteer.objects.filter(reachable)
@@ -300,9 +360,23 @@ def _rules(
         volunteers = volunteers.adults()
     if fresh:
         volunteers = volunteers.fresh(since=case.fresh_since)
+    volunteers = volunteers.not_busy(case.busy() if busy is None else busy(case))
     if quiet_hours is None:
         return volunteers.outside_quiet_hours(case.local_time)
     return volunteers.filter(quiet_hours(case.local_time))
+
+
+NEVER = Q(pk__in=[])
+
+
+def _busy_but(
+    *,
+    engagement: Q = Q(answered_at__isnull=False, state__in=Alert.ENGAGEMENT_STATES),  # noqa: B008  an immutable value
+    engaged: Q = Q(state__in=ENGAGED, incident__state__in=Incident.OPEN_STATES),  # noqa: B008  an immutable value
+    resting: "Callable[[Case], Q]" = lambda c: Q(ended_at__gt=c.rest_since),
+) -> "Callable[[Case], QuerySet[Alert]]":
+    """Alert.objects.keeping_busy() by its pieces, with one of them changed by a mutant."""
+    return lambda c: Alert.objects.filter(engagement).filter(engaged | resting(c))
 
 
 def _reachable_without(lookup: str) -> Q:
@@ -354,6 +428,32 @@ MUTANTS: dict[str, tuple["Callable[[Case], VolunteerQuerySet] | None", dict[str,
         lambda c: _rules(c, quiet_hours=_quiet_hours_with_their_end),
         {},
     ),
+    "engaged elsewhere too": (lambda c: _rules(c, busy=_busy_but(engaged=NEVER)), {}),
+    "engaged on an ended incident counts": (
+        lambda c: _rules(c, busy=_busy_but(engaged=Q(state__in=ENGAGED))),
+        {},
+    ),
+    "no rest period": (lambda c: _rules(c, busy=_busy_but(resting=lambda c: NEVER)), {}),
+    "the rest period includes its end": (
+        lambda c: _rules(c, busy=_busy_but(resting=lambda c: Q(ended_at__gte=c.rest_since))),
+        {},
+    ),
+    "a decline counts as an engagement": (
+        lambda c: _rules(
+            c,
+            busy=_busy_but(
+                engagement=Q(
+                    answered_at__isnull=False,
+                    state__in=[*Alert.ENGAGEMENT_STATES, Alert.State.DECLINED],
+                )
+            ),
+        ),
+        {},
+    ),
+    "an unanswered release counts as an engagement": (
+        lambda c: _rules(c, busy=_busy_but(engagement=Q(state__in=Alert.ENGAGEMENT_STATES))),
+        {},
+    ),
     "already alerted too": (None, {"leave_out_alerted": False}),
     "corps members of the area too": (None, {"leave_out_corps": False}),
 }
@@ -397,11 +497,28 @@ CHANGES: dict[str, Callable[[Volunteer, Case], object]] = {
         quiet_hours_end=(timezone.localtime(c.now) - dt.timedelta(hours=1)).time(),
     ),
     "alerted for the incident": lambda v, c: AlertFactory(incident_id=c.incident_id, volunteer=v),
+    "on the way to another incident": lambda v, c: AlertFactory(
+        volunteer=v,
+        incident=IncidentFactory(state=Incident.State.ACTIVE),
+        state=Alert.State.EN_ROUTE,
+        answered_at=c.now,
+    ),
+    "finished another incident within the rest period": lambda v, c: AlertFactory(
+        volunteer=v,
+        incident=IncidentFactory(state=Incident.State.CLOSED, closed_at=c.now),
+        state=Alert.State.RELEASED,
+        answered_at=c.now - dt.timedelta(minutes=20),
+        ended_at=c.rest_since + dt.timedelta(microseconds=1),
+    ),
 }
 
 
 def test_one_changed_rule_takes_the_volunteer_out_of_both(world):
-    case = next(case for case in world.all_cases() if len(sql_app_pool(case)) >= 3)
+    case = next(
+        dataclasses.replace(case, rest_s=600)
+        for case in world.all_cases()
+        if len(sql_app_pool(dataclasses.replace(case, rest_s=600))) >= 3
+    )
     volunteer = Volunteer.objects.get(pk=sql_app_pool(case)[1])
 
     for name, change in CHANGES.items():
@@ -419,7 +536,9 @@ def test_the_orm_rules_can_walk_the_index_declared_for_them(db):
     now = timezone.now()
     nearest = (
         Volunteer.objects.dispatchable(
-            fresh_since=now - MAX_AGE, local_time=timezone.localtime(now).time()
+            fresh_since=now - MAX_AGE,
+            local_time=timezone.localtime(now).time(),
+            busy=Alert.objects.keeping_busy(rest_since=now),
         )
         .annotate(knn=knn_distance(point(*AARHUS_C)))
         .order_by("knn")[:20]

@@ -849,60 +849,7 @@ def test_close_releases_the_responders(incident, dispatcher):
     assert incident.closed_at is not None
 
 
-# --- SMS replies and message texts ------------------------------------------------------------
-
-
-def test_sms_ja_accepts_and_sends_the_address_and_cabinet_code(incident):
-    DefibrillatorFactory(location=north(500), cabinet_code="4711", name="Hjertestarter Rådhus")
-    alert = responder(incident)
-
-    answered = answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=" ja tak ")
-
-    assert answered.pk == alert.pk
-    assert (refreshed(alert).state, alert.role) == (Alert.State.ACCEPTED, Alert.Role.AED)
-    details = delivery(alert, Channel.SMS, Kind.DETAILS)
-    _, body = message_texts(details)
-    assert incident.address in body
-    assert "4711" in body
-    delivery_send(delivery_id=details.pk)
-    assert "4711" in OutboxMessage.objects.get().body
-
-
-def test_sms_nej_declines(incident):
-    alert = responder(incident)
-
-    answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body="nej")
-
-    assert refreshed(alert).state == Alert.State.DECLINED
-    assert not AlertDelivery.objects.filter(alert=alert, kind=Kind.DETAILS).exists()
-
-
-def test_sms_reply_answers_the_latest_open_alert(incident):
-    volunteer = VolunteerFactory(location=north(1000))
-    older = make_alert(incident, volunteer)
-    newer = make_alert(IncidentFactory(state=Incident.State.DISPATCHING), volunteer)
-
-    answers.sms_reply_handle(from_phone=str(volunteer.phone), body="JA")
-
-    assert refreshed(newer).state == Alert.State.ACCEPTED
-    assert refreshed(older).state == Alert.State.QUEUED
-
-
-@pytest.mark.parametrize("body", ["hvad sker der?", "", "   ", "JAJA"])
-def test_sms_reply_with_unknown_text_is_ignored(incident, body):
-    alert = responder(incident)
-
-    assert answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=body) is None
-
-    assert refreshed(alert).state == Alert.State.QUEUED
-
-
-def test_sms_reply_from_an_unknown_number_is_ignored(incident):
-    alert = responder(incident)
-
-    assert answers.sms_reply_handle(from_phone="+4599999999", body="JA") is None
-
-    assert refreshed(alert).state == Alert.State.QUEUED
+# --- Message texts ------------------------------------------------------------
 
 
 def test_alert_texts_carry_no_address_but_the_details_do(incident):
@@ -1081,15 +1028,6 @@ def test_an_answer_and_a_cancel_at_the_same_moment_both_complete(reference_geogr
     assert errors["answer"].code in {"ended", "not_open"}
     assert Incident.objects.get(pk=incident.pk).state == Incident.State.CANCELLED
     assert Alert.objects.get(pk=alert.pk).state == Alert.State.CANCELLED
-
-
-@pytest.mark.parametrize("body", ["Ja.", "ja!", "  JA, jeg kommer"])
-def test_sms_reply_tolerates_punctuation(incident, body):
-    alert = make_alert(incident, state=Alert.State.SENT)
-
-    answers.sms_reply_handle(from_phone=str(alert.volunteer.phone), body=body)
-
-    assert refreshed(alert).state == Alert.State.ACCEPTED
 
 
 def test_a_dispatcher_can_recruit_again_after_the_target_was_reached(dispatched, dispatcher):

@@ -163,8 +163,9 @@ def test_intermediate_statuses_change_nothing(client, sent_sms):
     [
         ("twilio-status", {"MessageStatus": "delivered"}, "MessageSid"),
         ("twilio-status", {"MessageSid": "SM123"}, "MessageStatus"),
-        ("twilio-inbound", {"Body": "JA"}, "From"),
-        ("twilio-inbound", {"From": "+4520000000"}, "Body"),
+        ("twilio-inbound", {"Body": "JA", "MessageSid": "SM1"}, "From"),
+        ("twilio-inbound", {"From": "+4520000000", "MessageSid": "SM1"}, "Body"),
+        ("twilio-inbound", {"From": "+4520000000", "Body": "JA"}, "MessageSid"),
     ],
 )
 def test_missing_field_is_a_400_naming_the_field(client, db, name, params, missing):

@@ -15,7 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from alerts.channels.twilio import error_from_twilio
 from alerts.models import Alert, AlertDelivery
-from alerts.services import answers, sending, waves
+from alerts.services import answers, inbound, sending, waves
 from alerts.services.codes import login_code_send
 from alerts.services.debriefs import debrief_submit
 from amk.services import incidents as amk_services
@@ -216,6 +216,10 @@ def test_an_erased_account_leaves_no_personal_data_in_any_table(reference_geogra
     debrief_submit(
         volunteer=volunteer, alert_id=alert.pk, outcome="hard", comment=COMMENT, wants_call=True
     )
+    # They text the alert number, naming themselves (the SMS and its answer are recorded).
+    inbound.sms_inbound_handle(
+        message_sid="SMprivacy", from_phone=PHONE, body=f"{FIRST} her, kommer jeg?"
+    )
     needles = [PHONE[3:], FIRST, LAST, EMAIL, PUSH_TOKEN, COMMENT]
     before = {needle for _t, _c, needle in _where_found(needles)}
     assert before == set(needles)  # the search finds each of them while the account exists
@@ -236,3 +240,7 @@ def test_an_erased_account_leaves_no_personal_data_in_any_table(reference_geogra
         [alert.pk],
     ) == [(None, None, Alert.State.ACCEPTED)]
     assert AlertDelivery.objects.filter(alert_id=alert.pk).count() == 2
+    # The SMS they sent stays counted, without number, text or answer.
+    assert _rows("SELECT from_phone, body, reply, volunteer_id FROM alerts_inboundmessage") == [
+        ("", "", "", None)
+    ]

@@ -549,6 +549,25 @@ def test_accept_after_the_incident_ended_is_a_conflict(me, alert):
     assert response.json()["detail"]
 
 
+def test_accepting_while_on_the_way_to_another_alert_is_a_conflict_in_danish(me, alert):
+    elsewhere = AlertFactory(
+        volunteer=alert.volunteer,
+        incident=IncidentFactory(state="active"),
+        state="en_route",
+        answered_at=timezone.now(),
+    )
+
+    response = me.post(f"/api/v1/alerts/{alert.pk}/accept/", HTTP_ACCEPT_LANGUAGE="da")
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Du er allerede på vej til en anden alarm."}
+    assert me.get(f"/api/v1/alerts/{alert.pk}/").json()["state"] == "sent"
+    # Once that one is finished, this one can be accepted.
+    finished = me.post(f"/api/v1/alerts/{elsewhere.pk}/progress/", {"state": "finished"})
+    assert finished.json()["state"] == "released"
+    assert me.post(f"/api/v1/alerts/{alert.pk}/accept/").status_code == 200
+
+
 def test_decline_then_accept_is_a_conflict(me, alert):
     assert me.post(f"/api/v1/alerts/{alert.pk}/decline/").json()["state"] == "declined"
     assert me.post(f"/api/v1/alerts/{alert.pk}/accept/").status_code == 409

@@ -1,133 +1,44 @@
 """Alerts' tables: the dispatch policy, one alert per (incident, volunteer), its deliveries per
-channel and kind with the attempt history of each, and the demo's outbox of recorded messages."""
+channel and kind with the attempt history of each, and the demo's outbox of recorded messages.
+The SMS volunteers send back are in ``alerts.models.inbound``."""
 
 import datetime as dt
 
 from django.contrib.gis.db import models
-from django.core.validators import MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alerts.models.inbound import InboundMessage
+from alerts.models.policy import DispatchPolicy
+from amk.models.incident import Incident
 
-class DispatchPolicy(models.Model):
-    """How many volunteers to alert, how far, and when to escalate; edited in the admin.
+__all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertDeliveryAttempt",
+    "DispatchPolicy",
+    "InboundMessage",
+    "OutboxMessage",
+]
 
-    The defaults follow today's Hjerteløber practice. The newest active row is in force: it is
-    copied onto each incident as it is created (``Incident.dispatch_policy``), so an edit applies
-    to new incidents only; alerts reads a running incident's values through
-    ``alerts.selectors.policy.incident_policy``. A migration creates the first row.
-    """
 
-    class Mode(models.TextChoices):
-        WAVES = "waves", _("Timed waves, each wider than the last")
-        REPLACE = "replace", _("Replace each who declines, expires or withdraws")
+class AlertQuerySet(models.QuerySet):
+    def engaged(self) -> "AlertQuerySet":
+        """Responders at work: accepted, not finished, released or stood down, on an open
+        incident. A volunteer with one is not alerted for, and cannot accept, another."""
+        return self.filter(state__in=Alert.ENGAGED_STATES, incident__state__in=Incident.OPEN_STATES)
 
-    name = models.CharField(_("name"), max_length=100, default="Standard")
-    is_active = models.BooleanField(_("active"), default=True)
-    app_volunteers_per_wave = models.PositiveSmallIntegerField(
-        _("app volunteers per wave"), default=20
-    )
-    radius_m = models.PositiveIntegerField(_("first radius (m)"), default=5000)
-    max_radius_m = models.PositiveIntegerField(_("maximum radius (m)"), default=10000)
-    radius_step_m = models.PositiveIntegerField(_("radius widening per wave (m)"), default=2500)
-    max_waves = models.PositiveSmallIntegerField(_("maximum waves"), default=3)
-    target_accepted = models.PositiveSmallIntegerField(
-        _("target of accepted responders"), default=5
-    )
-    aed_fetchers = models.PositiveSmallIntegerField(_("AED fetchers at most"), default=4)
-    aed_search_radius_m = models.PositiveIntegerField(_("AED search radius (m)"), default=2000)
-    max_aed_detour_m = models.PositiveIntegerField(
-        _("acceptable AED detour (m)"),
-        default=1500,
-        help_text=_("Extra distance a responder may walk via an AED instead of going directly."),
-    )
-    location_max_age_s = models.PositiveIntegerField(
-        _("maximum age of a volunteer's location (s)"), default=1800
-    )
-    escalate_after_s = models.PositiveIntegerField(_("escalate after (s)"), default=60)
-    push_receipt_timeout_s = models.PositiveIntegerField(
-        _("SMS fallback when push is unconfirmed after (s)"), default=10
-    )
-    sms_validity_s = models.PositiveIntegerField(_("SMS validity period (s)"), default=600)
-    acceptance_max_distance_m = models.PositiveIntegerField(
-        _("accept only within (m)"),
-        default=12000,
-        help_text=_("A volunteer who has moved farther away than this cannot accept."),
-    )
-    alert_valid_s = models.PositiveIntegerField(
-        _("an unanswered alert expires after (s)"),
-        default=600,
-        validators=[MinValueValidator(60)],
-        help_text=_(
-            "After this an alert can no longer be accepted, its messages stop, and in replace "
-            "mode the next nearest volunteer is alerted instead."
-        ),
-    )
-    auto_close_after_s = models.PositiveIntegerField(
-        _("an open incident closes itself after (s)"),
-        default=3600,
-        validators=[MinValueValidator(300)],
-        help_text=_(
-            "Counted from its creation; the responders get the closing message, as when the "
-            "dispatcher closes it."
-        ),
-    )
-    mode = models.CharField(
-        _("alerting mode"),
-        max_length=7,
-        choices=Mode.choices,
-        default=Mode.WAVES,
-        help_text=_(
-            "Waves: a wider wave after each escalation period while too few have accepted, up "
-            "to the maximum number of waves. Replace: the nearest volunteers within the maximum "
-            "radius, and each decline, expiry or withdrawal replaced by the next nearest, "
-            "keeping a set number of alerts unanswered until the target has accepted."
-        ),
-    )
-    outstanding_target = models.PositiveSmallIntegerField(
-        _("unanswered alerts to keep out (replace mode)"),
-        default=7,
-        validators=[MinValueValidator(1)],
-        help_text=_(
-            "Hjerteløbere with the app; the local 1-1-2 corps is alerted in full besides, as in "
-            "waves mode."
-        ),
-    )
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    def keeping_busy(self, *, rest_since: dt.datetime) -> "AlertQuerySet":
+        """The alerts that keep their volunteer from being alerted for a new incident:
+        engaged, or an engagement that ended after `rest_since` (the policy's rest period).
 
-    class Meta:
-        verbose_name = _("dispatch policy")
-        verbose_name_plural = _("dispatch policies")
-        ordering = ["-is_active", "-updated_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["is_active"],
-                condition=models.Q(is_active=True),
-                name="dispatch_policy_one_active",
-                violation_error_message=_("Only one dispatch policy can be active."),
-            ),
-            models.CheckConstraint(
-                condition=models.Q(max_radius_m__gte=models.F("radius_m")),
-                name="dispatch_policy_max_radius_covers_first",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(app_volunteers_per_wave__gte=1, target_accepted__gte=1),
-                name="dispatch_policy_positive_counts",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(
-                    outstanding_target__gte=1, alert_valid_s__gte=1, auto_close_after_s__gte=1
-                ),
-                name="dispatch_policy_lifecycle_positive",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(mode__in=["waves", "replace"]),
-                name="dispatch_policy_mode_valid",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
+        The partial index alert_engagement_idx holds exactly the engagements (accepted alerts,
+        running or ended), by volunteer: candidate selection runs the same rule in SQL.
+        """
+        return self.filter(answered_at__isnull=False, state__in=Alert.ENGAGEMENT_STATES).filter(
+            models.Q(state__in=Alert.ENGAGED_STATES, incident__state__in=Incident.OPEN_STATES)
+            | models.Q(ended_at__gt=rest_since)
+        )
 
 
 class Alert(models.Model):
@@ -160,6 +71,12 @@ class Alert(models.Model):
     RESPONDING_STATES = (State.ACCEPTED, State.EN_ROUTE, State.AED_COLLECTED, State.ON_SCENE)
     # Alerts that still get messages: unanswered or responding.
     LIVE_STATES = (*WAITING_STATES, *RESPONDING_STATES)
+    # Engaged: a responder at work, in one of these states on an open incident
+    # (Alert.objects.engaged()); never at two incidents at once.
+    ENGAGED_STATES = RESPONDING_STATES
+    # An engagement is an accepted alert (answered_at set): still running, or ended by the
+    # responder (finished, withdrawn) or by the incident's end (released, stood down).
+    ENGAGEMENT_STATES = (*ENGAGED_STATES, State.RELEASED, State.CANCELLED)
 
     incident = models.ForeignKey(
         "amk.Incident", on_delete=models.CASCADE, related_name="alerts", verbose_name=_("incident")
@@ -191,6 +108,14 @@ class Alert(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     received_at = models.DateTimeField(_("receipt confirmed"), null=True, blank=True)
     answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    ended_at = models.DateTimeField(
+        _("ended"),
+        null=True,
+        blank=True,
+        help_text=_("When the alert stopped being live: answered no, released, stood down, …"),
+    )
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("alert")
@@ -218,6 +143,23 @@ class Alert(models.Model):
                 fields=["created_at"],
                 name="alert_waiting_idx",
                 condition=models.Q(state__in=["queued", "sent", "delivered"]),
+            ),
+            # The engagements (ENGAGEMENT_STATES, accepted), by volunteer and end: candidate
+            # selection leaves out whoever has one running or ended within the rest period.
+            models.Index(
+                fields=["volunteer", "ended_at"],
+                name="alert_engagement_idx",
+                condition=models.Q(
+                    answered_at__isnull=False,
+                    state__in=[
+                        "accepted",
+                        "en_route",
+                        "aed_collected",
+                        "on_scene",
+                        "released",
+                        "cancelled",
+                    ],
+                ),
             ),
         ]
 
