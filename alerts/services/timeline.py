@@ -1,7 +1,9 @@
 """Alerts on the incident's timeline: an alert's state move and the IncidentEvent recording it.
 
 Every workflow of alerts moves an alert's state through ``alert_move`` (a conditional UPDATE,
-recorded on the timeline); the batch send builds the same entries with ``alert_event``.
+recorded on the timeline); the batch send builds the same entries with ``alert_event``. A move
+that sets, changes or clears the alert's AED, or reports it collected, keeps the AED's use in
+step (alerts.services.aed_uses: in use from the assignment until its return is confirmed).
 """
 
 from collections.abc import Collection
@@ -12,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts.models import Alert
+from alerts.services.aed_uses import alert_aed_changed, alert_aed_collected
 from amk.models.incident import IncidentEvent
 
 
@@ -40,6 +43,14 @@ def alert_move(
     **fields: Any,
 ) -> bool:
     """Move an alert's state if it is still in one of from_states; record it on the timeline."""
+    previous_aed_id = None
+    if "aed" in fields:
+        previous_aed_id = (
+            Alert.objects.select_for_update(of=("self",))
+            .filter(pk=alert.pk)
+            .values_list("aed_id", flat=True)
+            .first()
+        )
     moved = Alert.objects.filter(pk=alert.pk, state__in=from_states).update(
         state=to_state, updated_at=timezone.now(), **fields
     )
@@ -48,4 +59,8 @@ def alert_move(
         for name, value in fields.items():
             setattr(alert, name, value)
         alert_event(alert, to_state, actor=actor).save()
+        if "aed" in fields:
+            alert_aed_changed(alert, previous_aed_id=previous_aed_id)
+        elif to_state == Alert.State.AED_COLLECTED:
+            alert_aed_collected(alert)
     return bool(moved)
