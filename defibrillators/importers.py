@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
@@ -226,9 +227,17 @@ def _mobile(name: str, value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _coordinate(value: Any) -> float:
+    """A number; in a CSV text a decimal comma too ("56,0889", as Danish Excel writes it).
+    Missing or not a number: TypeError or ValueError, for the caller to name the field."""
+    if isinstance(value, str):
+        value = value.replace(",", ".")
+    return float(value)
+
+
 def _location(raw: RawAed) -> Point:
     try:
-        lon, lat = float(raw.lon), float(raw.lat)
+        lon, lat = _coordinate(raw.lon), _coordinate(raw.lat)
     except (TypeError, ValueError):
         raise ValueError(f"lat/lon: missing or not numbers ({raw.lat!r}, {raw.lon!r})") from None
     if not within_denmark(lon=lon, lat=lat):
