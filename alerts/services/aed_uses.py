@@ -13,7 +13,7 @@ import re
 import phonenumbers
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -88,10 +88,11 @@ def aed_return_by_fetcher(*, alert_id: int, volunteer: Volunteer) -> AedUse:
     alert = Alert.objects.filter(pk=alert_id, volunteer=volunteer).first()
     if alert is None:
         raise ApplicationError(_("No such alert."), code="not_found")
+    # Its open use first (a collected AED stays out even if the alert's AED changed since).
     use = (
-        AedUse.objects.filter(alert=alert, aed_id=alert.aed_id).order_by("-taken_at").first()
-        if alert.aed_id
-        else None
+        AedUse.objects.filter(alert=alert)
+        .order_by(F("ended_at").asc(nulls_first=True), "-taken_at")
+        .first()
     )
     if use is None:
         raise ApplicationError(_("You were not sent for an AED."), code="not_open")

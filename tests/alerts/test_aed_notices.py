@@ -170,7 +170,8 @@ def test_expiry_reminders_once_per_date_within_30_days(twilio_backend_settings, 
     assert len(fake_twilio.messages) == 3
     assert "Ry Hallerne" in texts[CONTACT]
     assert days(10).strftime("%d.%m.%Y") in texts[CONTACT]
-    assert f"({both.pk})" in texts[CONTACT] or str(both.pk) in texts[CONTACT]
+    assert texts[CONTACT].startswith("Hjertealarm: Batteriet og elektroderne i hjertestarteren")
+    assert texts[CONTACT].endswith(f"(nr. {both.pk})")
 
     # A new battery (a later date) gets its own reminder when that date comes near.
     both.battery_expires_on = days(25)
@@ -191,3 +192,32 @@ def test_a_reminder_whose_date_changed_before_it_left_is_not_sent(
 
     assert AedNotice.objects.get(pk=notice_id).state == State.FAILED
     assert fake_twilio.request_count == 0
+
+
+# GSM 03.38's basic alphabet: a text only of these is 160 characters to a segment.
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def test_every_text_to_a_contact_is_danish_and_fits_one_gsm7_segment(db):
+    from alerts import aed_messages
+
+    aed = DefibrillatorFactory.build(
+        pk=123456,
+        name="Hjertestarter ved Sønderbrogade Idrætscenters hovedindgang mod øst",
+        battery_expires_on=days(20),
+        pads_expire_on=days(20),
+    )
+    texts = [
+        aed_messages.aed_taken_text(aed=aed, ref=99999),
+        aed_messages.aed_expiry_text(aed=aed, expires_on=days(20)),
+        aed_messages.aed_returned_text(aed_name=aed.name),
+        aed_messages.aed_return_unknown_text(),
+    ]
+    assert "Hjertestarteren Hjertestarter ved Sønderbrogade Idræt... er hentet" in texts[0]
+    assert "Batteriet og elektroderne" in texts[1]
+    for text in texts:
+        assert len(text) <= 160, text
+        assert set(text) <= GSM7, set(text) - GSM7

@@ -58,7 +58,7 @@ class Command(ReportingCommand):
         for reason in run.skipped_rows[: 10 if self.verbosity < 2 else None]:
             self.stderr.write(self.style.WARNING(f"AEDs: skipped {reason}"))
         if run.status != AedImportRun.Status.IMPORTED:
-            raise CommandError(f"AED import {run.get_status_display().lower()}: {run.reason}")
+            raise CommandError(f"AED import {run.status}: {run.reason}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"AEDs: created {run.created}, updated {run.updated}, unchanged {run.unchanged}, "
