@@ -132,7 +132,8 @@ _CLAIM_SQL = """
 
 def _claim(notice_ids: list[int]) -> list[AedNotice]:
     """Take due notices for sending, and those whose sender vanished mid-send (as an outcome
-    unknown if it had handed the message over)."""
+    unknown if it had handed the message over). A notice claimed meanwhile by another sender
+    is left to it."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -219,11 +220,13 @@ def _send_one(notice: AedNotice) -> int | None:
 
 
 def aed_notices_send(*, notice_ids: list[int]) -> dict[int, int]:
-    """Send the notices that are due, one after another (they are few); returns the seconds
-    until a retry is due for each that needs one."""
+    """Send the notices that are due, one after another (they are few), each claimed just
+    before its own send, so that none waits out its lease behind the others and is taken over
+    while still queued here. Returns the seconds until a retry is due for each that needs one."""
     retries = {}
-    for notice in _claim(notice_ids):
-        retry_in = _send_one(notice)
-        if retry_in is not None:
-            retries[notice.pk] = retry_in
+    for notice_id in sorted(set(notice_ids)):
+        for notice in _claim([notice_id]):
+            retry_in = _send_one(notice)
+            if retry_in is not None:
+                retries[notice.pk] = retry_in
     return retries

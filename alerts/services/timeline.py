@@ -44,7 +44,8 @@ def alert_move(
 ) -> bool:
     """Move an alert's state if it is still in one of from_states; record it on the timeline."""
     previous_aed_id = None
-    if "aed" in fields:
+    sets_aed = "aed" in fields or "aed_id" in fields
+    if sets_aed:
         previous_aed_id = (
             Alert.objects.select_for_update(of=("self",))
             .filter(pk=alert.pk)
@@ -59,7 +60,7 @@ def alert_move(
         for name, value in fields.items():
             setattr(alert, name, value)
         alert_event(alert, to_state, actor=actor).save()
-        if "aed" in fields:
+        if sets_aed:
             alert_aed_changed(alert, previous_aed_id=previous_aed_id)
         elif to_state == Alert.State.AED_COLLECTED:
             alert_aed_collected(alert)

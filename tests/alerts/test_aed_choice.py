@@ -159,3 +159,21 @@ def test_an_aed_being_claimed_for_another_incident_is_skipped(incident):
         release.set()
         thread.join(10)
     assert chosen == farther
+
+
+def test_any_move_that_sets_an_alerts_aed_opens_its_use(incident):
+    """Whatever assigns the AED (an answer, a dispatcher later), by object or by id."""
+    from alerts.services.timeline import alert_move
+
+    aed = DefibrillatorFactory(location=north(500))
+    alert = make_responder(incident)
+
+    assert alert_move(
+        alert, Alert.State.ACCEPTED, from_states=[Alert.State.SENT], role="aed", aed_id=aed.pk
+    )
+
+    assert open_use(aed).alert_id == alert.pk
+    assert alert_move(
+        alert, Alert.State.EN_ROUTE, from_states=[Alert.State.ACCEPTED], role="", aed=None
+    )
+    assert open_use(aed) is None

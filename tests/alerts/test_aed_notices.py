@@ -221,3 +221,41 @@ def test_every_text_to_a_contact_is_danish_and_fits_one_gsm7_segment(db):
     for text in texts:
         assert len(text) <= 160, text
         assert set(text) <= GSM7, set(text) - GSM7
+
+
+def test_a_sender_lost_after_the_hand_over_is_taken_over_and_not_sent_twice(
+    incident, monkeypatch, twilio_backend_settings, fake_twilio
+):
+    """Twilio took the message; the sender lost its database before recording it."""
+    import datetime as dt
+
+    from django.db import OperationalError
+
+    from alerts.services.sending import sending_lease
+
+    notice = taken_notice(incident)
+    recorded = aed_notices._finish
+
+    def lost(notice, state, **fields):
+        if state == State.SENT:
+            raise OperationalError("server closed the connection unexpectedly")
+        recorded(notice, state, **fields)
+
+    monkeypatch.setattr(aed_notices, "_finish", lost)
+    with pytest.raises(OperationalError):
+        send(notice)
+    [taken] = fake_twilio.wait_for_messages(1)
+    monkeypatch.setattr(aed_notices, "_finish", recorded)
+    notice.refresh_from_db()
+    assert (notice.state, notice.handed_over_at is not None) == (State.SENDING, True)
+    assert aed_notices.aed_notices_due() == []  # its sender may still be at it
+
+    expired = timezone.now() - sending_lease() - dt.timedelta(seconds=1)
+    AedNotice.objects.filter(pk=notice.pk).update(updated_at=expired)
+    assert aed_notices.aed_notices_due() == [notice.pk]
+    assert send(notice) is None
+
+    notice.refresh_from_db()
+    assert (notice.state, notice.provider_message_id, notice.attempts) == (State.SENT, taken.sid, 2)
+    assert notice.outcome_unknown_since is not None
+    assert len(fake_twilio.messages) == 1
