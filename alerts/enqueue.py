@@ -75,3 +75,14 @@ def wave_timers_on_commit(
         )
 
     transaction.on_commit(queue, robust=True)
+
+
+def aed_notices_send_enqueue(*, notice_ids: list[int], countdown: int | None = None) -> None:
+    """Queue the sending of messages to AEDs' contacts (alerts.services.aed_notices)."""
+    app.send_task(f"{_TASKS}.aed_notices_send_task", args=(notice_ids,), countdown=countdown)
+
+
+def aed_notices_send_on_commit(*, notice_ids: list[int]) -> None:
+    if not notice_ids:
+        return
+    transaction.on_commit(lambda: aed_notices_send_enqueue(notice_ids=notice_ids), robust=True)

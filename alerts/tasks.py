@@ -1,14 +1,14 @@
 """Celery tasks: ids in, one service call inside. Delivery tasks survive a dying worker. The
-sweep and the retention of the alerts' position snapshots run by Celery beat
-(config/settings.py).
+sweeps, the retention of the alerts' position snapshots and the AED expiry reminders run by
+Celery beat (config/settings.py).
 
 Tasks import services; services queue tasks by name through ``alerts.enqueue`` only.
 """
 
 from celery import shared_task
 
-from alerts.enqueue import deliveries_retry_enqueue
-from alerts.services import deliveries, sweep, waves
+from alerts.enqueue import aed_notices_send_enqueue, deliveries_retry_enqueue
+from alerts.services import aed_notices, deliveries, sweep, waves
 from alerts.services.retention import alert_locations_expire
 
 
@@ -48,3 +48,26 @@ def sweep_task() -> None:
 @shared_task
 def alert_locations_expire_task() -> int:
     return alert_locations_expire()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def aed_notices_send_task(notice_ids: list[int]) -> None:
+    retries = aed_notices.aed_notices_send(notice_ids=notice_ids)
+    for countdown in sorted(set(retries.values())):
+        due = [pk for pk, retry_in in retries.items() if retry_in == countdown]
+        aed_notices_send_enqueue(notice_ids=due, countdown=countdown)
+
+
+@shared_task(ignore_result=True)
+def aed_notices_sweep_task() -> int:
+    """By beat: the messages to AED contacts a lost enqueue or a dead worker left behind."""
+    due = aed_notices.aed_notices_due()
+    if due:
+        aed_notices_send_enqueue(notice_ids=due)
+    return len(due)
+
+
+@shared_task(ignore_result=True)
+def aed_expiry_reminders_task() -> int:
+    """By beat, daily: remind AEDs' contacts ahead of a battery's or pads' expiry."""
+    return len(aed_notices.aed_expiry_notices_create())

@@ -264,6 +264,8 @@ FCM_TIMEOUT_S = env.float("FCM_TIMEOUT_S", default=5.0)
 
 from datetime import timedelta  # noqa: E402
 
+from celery.schedules import crontab  # noqa: E402
+
 # The mobile REST API (volunteers/apis/, /api/v1/): knox tokens per device, throttles in the
 # Redis cache, errors mapped by config.api.exception_handler, schema by drf-spectacular.
 INSTALLED_APPS += ["knox", "drf_spectacular", "drf_spectacular_sidecar"]
@@ -348,4 +350,34 @@ CELERY_BEAT_SCHEDULE["alert-locations-expire"] = {
 CELERY_BEAT_SCHEDULE["auth-cleanup"] = {
     "task": "volunteers.tasks.auth_cleanup_task",
     "schedule": 3600.0,
+}
+
+# The periodic AED import (defibrillators.tasks, by Celery beat): off unless a source is set, a
+# file path or an http(s) URL with Overpass JSON, GeoJSON or CSV. A run that would drop more than
+# AED_IMPORT_MAX_DROP_SHARE of the source's current AEDs is refused and changes nothing.
+AED_IMPORT_SOURCE = env.str("AED_IMPORT_SOURCE", default="")
+AED_IMPORT_FORMAT = env.str("AED_IMPORT_FORMAT", default="")  # empty: from the file itself
+AED_IMPORT_MAX_DROP_SHARE = env.float("AED_IMPORT_MAX_DROP_SHARE", default=0.2)
+AED_IMPORT_EVERY_S = env.int("AED_IMPORT_EVERY_S", default=24 * 3600)
+AED_IMPORT_TIMEOUT_S = env.float("AED_IMPORT_TIMEOUT_S", default=60.0)
+AED_IMPORT_MAX_BYTES = env.int("AED_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+if not 0 <= AED_IMPORT_MAX_DROP_SHARE <= 1:
+    raise ImproperlyConfigured("AED_IMPORT_MAX_DROP_SHARE must be from 0 to 1, e.g. 0.2")
+if AED_IMPORT_FORMAT not in {"", "osm-json", "geojson", "csv"}:
+    raise ImproperlyConfigured("AED_IMPORT_FORMAT must be osm-json, geojson or csv (or empty)")
+if AED_IMPORT_SOURCE:
+    CELERY_BEAT_SCHEDULE["aed-import"] = {
+        "task": "defibrillators.tasks.aed_import_task",
+        "schedule": float(AED_IMPORT_EVERY_S),
+    }
+
+# The messages to AEDs' contacts (alerts.services.aed_notices): what a lost enqueue left behind
+# is sent by this sweep; the reminders ahead of a battery's or pads' expiry once a day, by day.
+CELERY_BEAT_SCHEDULE["aed-notices-sweep"] = {
+    "task": "alerts.tasks.aed_notices_sweep_task",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["aed-expiry-reminders"] = {
+    "task": "alerts.tasks.aed_expiry_reminders_task",
+    "schedule": crontab(hour=8, minute=0),  # UTC: 9 or 10 o'clock in Denmark
 }

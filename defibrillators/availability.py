@@ -1,4 +1,6 @@
-"""Whether an AED can be fetched at a given moment: active, and open by its opening hours."""
+"""Whether an AED can be fetched at a given moment: active, battery and pads not expired, and
+open by its opening hours. (Who may fetch it, and whether it is already out, is the dispatch's
+business: alerts.selectors.aeds.)"""
 
 import datetime as dt
 import functools
@@ -32,5 +34,7 @@ def opening_hours_is_open(opening_hours: str, at: dt.datetime) -> bool:
 
 def aed_is_available(aed: Defibrillator, at: dt.datetime) -> bool:
     if aed.status != Defibrillator.Status.ACTIVE:
+        return False
+    if aed.is_expired(at.astimezone(LOCAL_TZ).date()):
         return False
     return opening_hours_is_open(aed.opening_hours, at)

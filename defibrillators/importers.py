@@ -11,7 +11,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import phonenumbers
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
 
 from config.exceptions import ApplicationError
@@ -23,18 +25,21 @@ FORMATS = ("osm-json", "geojson", "csv")
 CSV_COLUMNS = (
     "source_id", "name", "lat", "lon", "address", "placement", "indoor", "floor", "access",
     "opening_hours", "cabinet_code", "status", "owner_name", "owner_phone",
-    "battery_expires_on", "pads_expire_on",
+    "battery_expires_on", "pads_expire_on", "contact_name", "contact_phone",
 )  # fmt: skip
 CSV_REQUIRED = ("source_id", "name", "lat", "lon")
 DEFAULT_NAME = "Hjertestarter"
 OSM_ID = re.compile(r"^(node|way|relation)/\d+$")
 
-# OSM access values (and our own) to the model's three levels; anything else is refused.
+# OSM access values (and our own) to the model's three levels; anything else is refused. Public:
+# anyone may use it (yes, permissive, designated); restricted: customers or visitors, so only
+# while the place is open; private: the owner's own (private, no).
 ACCESS = {
     "": Defibrillator.Access.PUBLIC,
     "yes": Defibrillator.Access.PUBLIC,
     "public": Defibrillator.Access.PUBLIC,
     "permissive": Defibrillator.Access.PUBLIC,
+    "designated": Defibrillator.Access.PUBLIC,
     "customers": Defibrillator.Access.RESTRICTED,
     "restricted": Defibrillator.Access.RESTRICTED,
     "private": Defibrillator.Access.PRIVATE,
@@ -209,9 +214,30 @@ def _date(name: str, value: str) -> dt.date | None:
         raise ValueError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _mobile(name: str, value: str) -> str:
+    """A phone number as E.164 (Danish numbers may come without +45); empty stays empty."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, "DK")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{name}: {value!r} is not a phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _coordinate(value: Any) -> float:
+    """A number; in a CSV text a decimal comma too ("56,0889", as Danish Excel writes it).
+    Missing or not a number: TypeError or ValueError, for the caller to name the field."""
+    if isinstance(value, str):
+        value = value.replace(",", ".")
+    return float(value)
+
+
 def _location(raw: RawAed) -> Point:
     try:
-        lon, lat = float(raw.lon), float(raw.lat)
+        lon, lat = _coordinate(raw.lon), _coordinate(raw.lat)
     except (TypeError, ValueError):
         raise ValueError(f"lat/lon: missing or not numbers ({raw.lat!r}, {raw.lon!r})") from None
     if not within_denmark(lon=lon, lat=lat):
@@ -251,4 +277,6 @@ def aed_fields(raw: RawAed) -> dict:
     for name in ("battery_expires_on", "pads_expire_on"):
         if name in fields:
             fields[name] = _date(name, fields[name])
+    if "contact_phone" in fields:
+        fields["contact_phone"] = _mobile("contact_phone", fields["contact_phone"])
     return fields

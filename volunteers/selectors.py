@@ -35,7 +35,14 @@ def aeds_near(
         Defibrillator.objects.active()
         .filter(location__dwithin=(point, D(m=radius_m)))
         .annotate(distance=Distance("location", point))
-        .defer("source_tags", "cabinet_code", "owner_name", "owner_phone")
+        .defer(
+            "source_tags",
+            "cabinet_code",
+            "owner_name",
+            "owner_phone",
+            "contact_name",
+            "contact_phone",
+        )
         .order_by("distance")[:limit]
     )
     return [(aed, round(aed.distance.m), aed_is_available(aed, at)) for aed in aeds]

@@ -26,6 +26,11 @@ urlpatterns = [
     path(
         "alerts/<int:alert_id>/progress/", alerts.AlertProgressApi.as_view(), name="alert_progress"
     ),
+    path(
+        "alerts/<int:alert_id>/aed-returned/",
+        alerts.AlertAedReturnedApi.as_view(),
+        name="alert_aed_returned",
+    ),
     path("alerts/<int:alert_id>/debrief/", alerts.DebriefApi.as_view(), name="alert_debrief"),
     path("aeds/", aeds.AedNearbyApi.as_view(), name="aeds_nearby"),
 ]

@@ -312,3 +312,17 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.recipient[:20]}"
+
+
+# The AEDs sent for and the messages to their contacts, in a module of their own.
+from alerts.models_aeds import AedNotice, AedUse  # noqa: E402
+
+__all__ = [
+    "AedNotice",
+    "AedUse",
+    "Alert",
+    "AlertDelivery",
+    "AlertDeliveryAttempt",
+    "DispatchPolicy",
+    "OutboxMessage",
+]

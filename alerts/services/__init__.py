@@ -10,6 +10,8 @@
 - ``codes``: the login code by SMS; ``debriefs``: the volunteers' debriefs;
   ``erasure``: a volunteer's traces in the alerts, scrubbed; ``retention``: position snapshots
   expired.
+- ``aed_uses``: the AEDs sent for, in use until their return is confirmed (app, SMS "RETUR",
+  admin); ``aed_notices``: the SMS to AEDs' contacts (taken; battery or pads expire soon).
 
 Every workflow is safe to run twice: alerts are unique per (incident, volunteer), deliveries
 per (alert, channel, kind), and state moves by conditional UPDATE. Work for the workers is

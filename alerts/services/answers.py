@@ -133,6 +133,7 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
             preferred_aed_ids=preferred,
             policy=policy,
             at=now,
+            volunteer_id=volunteer.pk,
         )
     role = Alert.Role.AED if aed else Alert.Role.CPR
     alert_move(

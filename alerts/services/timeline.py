@@ -3,7 +3,9 @@
 Every workflow of alerts moves an alert's state through ``alert_move`` (a conditional UPDATE,
 recorded on the timeline), or, for many alerts at once (the expiry), ``alerts_move``: one
 UPDATE and one timeline entry per incident for the batch, not one line per volunteer. The batch
-send builds the same entries as ``alert_move`` with ``alert_event``.
+send builds the same entries as ``alert_move`` with ``alert_event``. A move that sets, changes
+or clears the alert's AED, or reports it collected, keeps the AED's use in step
+(alerts.services.aed_uses: in use from the assignment until its return is confirmed).
 """
 
 from collections.abc import Callable, Collection, Sequence
@@ -14,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts.models import Alert
+from alerts.services.aed_uses import alert_aed_changed, alert_aed_collected
 from amk.models.incident import IncidentEvent
 
 
@@ -55,6 +58,15 @@ def alert_move(
     now = timezone.now()
     if to_state not in Alert.LIVE_STATES:
         fields.setdefault("ended_at", now)
+    previous_aed_id = None
+    sets_aed = "aed" in fields or "aed_id" in fields
+    if sets_aed:
+        previous_aed_id = (
+            Alert.objects.select_for_update(of=("self",))
+            .filter(pk=alert.pk)
+            .values_list("aed_id", flat=True)
+            .first()
+        )
     moved = Alert.objects.filter(pk=alert.pk, state__in=from_states).update(
         state=to_state, updated_at=now, **fields
     )
@@ -63,6 +75,10 @@ def alert_move(
         for name, value in fields.items():
             setattr(alert, name, value)
         alert_event(alert, to_state, actor=actor, note=note).save()
+        if sets_aed:
+            alert_aed_changed(alert, previous_aed_id=previous_aed_id)
+        elif to_state == Alert.State.AED_COLLECTED:
+            alert_aed_collected(alert)
     return bool(moved)
 
 

@@ -15,6 +15,7 @@ from django.utils import formats, timezone
 from django.utils.translation import get_language, gettext
 
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
+from alerts.selectors.aeds import aeds_in_use
 from alerts.selectors.incident import (
     alert_counts,
     delivery_attempts,
@@ -160,8 +161,11 @@ def _wave_label(incident: Incident, policy: DispatchPolicy, now: dt.datetime) ->
 
 
 def _board_aeds(incident: Incident, *, claimed: set[int], now: dt.datetime) -> list[dict]:
-    """The nearest AEDs around the incident, whether they can be fetched now, and which are
-    already claimed by a responder."""
+    """The nearest AEDs around the incident, whether they can be fetched now (an AED sent for
+    elsewhere and not yet back is "in use"), which are already claimed by a responder here,
+    and whether the battery or pads have expired or expire soon (two queries)."""
+    aeds = aeds_near(point=incident.location, radius_m=BOARD_AED_RADIUS_M, at=now)
+    in_use = aeds_in_use(aed_ids=[aed["id"] for aed in aeds]) - claimed
     return [
         {
             "id": aed["id"],
@@ -171,11 +175,17 @@ def _board_aeds(incident: Incident, *, claimed: set[int], now: dt.datetime) -> l
             "opening_hours": aed["opening_hours"],
             "location": _latlon(aed["location"]),
             "distance_m": aed["distance_m"],
-            "availability": aed["availability"],
+            "availability": "in_use"
+            if aed["id"] in in_use and aed["availability"] in {"available", "closed"}
+            else aed["availability"],
             "claimed": aed["id"] in claimed,
+            "access": aed["access"],
+            "expired": aed["expired"],
+            "expires_soon": aed["expires_soon"],
+            "next_expiry": aed["next_expiry"].isoformat() if aed["next_expiry"] else None,
             "synthetic": aed["synthetic"],
         }
-        for aed in aeds_near(point=incident.location, radius_m=BOARD_AED_RADIUS_M, at=now)
+        for aed in aeds
     ]
 
 

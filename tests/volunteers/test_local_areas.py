@@ -1,7 +1,7 @@
 import io
 
 import pytest
-from django.contrib.gis.geos import MultiPolygon, Polygon
+from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -58,6 +58,63 @@ def test_areas_are_clipped_to_land():
         assert area_m2 <= 3.15 * 6000**2, name  # never more than the 6 km circle
     tunoe = next(area for name, _, area in rows if name == "Tunø")
     assert tunoe < 0.3 * 3.14 * 6000**2  # a small island: mostly sea around it
+
+
+def test_each_area_is_one_piece_of_land_around_its_village():
+    """The real 32 villages on the generalised DAGI outlines: each area is the one piece of
+    land its village stands on, never an island or a shore across the water."""
+    load()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.name, ST_NumGeometries(a.area), ST_Contains(a.area, a.village_point::geometry),
+                   ST_Area(a.area::geography),
+                   (SELECT ST_Area(ST_Intersection(a.area, m.area)::geography)
+                    FROM amk_municipality m WHERE m.code = '0741')
+            FROM volunteers_localarea a
+            """
+        )
+        rows = {name: rest for name, *rest in cursor.fetchall()}
+    assert len(rows) == 32
+    for name, (parts, contains_village, _, _) in rows.items():
+        assert (parts, contains_village) == (1, True), name
+    # Samsø's own areas are on Samsø; no other area reaches it.
+    assert {name for name, row in rows.items() if row[3] > 1} == {"Ballen", "Nordby"}
+    # An inland village keeps its whole land-clipped circle.
+    assert rows["Klejtrup"][2] > 0.99 * 3.14 * 6000**2
+
+
+def test_tunoe_does_not_reach_samsoe():
+    load()
+    tunoe = LocalArea.objects.get(name="Tunø")
+    samsoe = Municipality.objects.get(code="0741")
+    circle = tunoe.village_point.transform(25832, clone=True).buffer(6000)
+    assert circle.transform(4326, clone=True).intersects(samsoe.area)  # within reach, across sea
+    assert not tunoe.area.intersects(samsoe.area)
+    tranebjerg, west_samsoe = Point(10.596, 55.834, srid=4326), Point(10.5307, 55.958, srid=4326)
+    assert samsoe.area.contains(west_samsoe)
+    assert not tunoe.area.contains(tranebjerg)
+    assert not tunoe.area.contains(west_samsoe)
+    assert tunoe.area.contains(tunoe.village_point)
+    assert 2e6 < tunoe.area.transform(25832, clone=True).area < 5e6  # the island, about 3.5 km²
+
+
+def test_a_village_just_off_the_generalised_coast_gets_the_nearest_land(tmp_path):
+    csv_file = tmp_path / "areas.csv"
+    csv_file.write_text(
+        "nr,omraade,kommunekode,kommunenavn,lon,lat,koordinat_kilde,bemaerkning\n"
+        "1,Tunø vest,0727,Odder,10.4150,55.9480,,\n"  # 240 m off Tunø's generalised west coast
+        "2,Ude i bugten,0727,Odder,10.4000,55.9480,,\n",  # 880 m out: at sea
+        encoding="utf-8",
+    )
+    output = load("--path", str(csv_file))
+    assert "created 1, updated 0, unchanged 0, skipped 1" in output
+    assert "row 3 (Ude i bugten): village point is not on land" in output
+    harbour = LocalArea.objects.get(name="Tunø vest")
+    assert harbour.area.num_geom == 1
+    assert not harbour.area.contains(harbour.village_point)
+    assert harbour.area.distance(harbour.village_point) > 0
+    assert harbour.area.contains(Point(10.44439, 55.94883, srid=4326))  # the island itself
 
 
 def test_the_radius_option_changes_new_areas():

@@ -1,14 +1,16 @@
 """The volunteer's alerts: list, read (the address only after acceptance), confirm receipt,
-accept, decline, report progress, and the debrief afterwards."""
+accept, decline, report progress, confirm the AED they fetched is back, and the debrief
+afterwards."""
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from alerts.models import Alert
+from alerts.models import AedUse, Alert
 from alerts.selectors.volunteer import volunteer_alert, volunteer_alerts
 from alerts.services import answers as alert_answers
+from alerts.services.aed_uses import aed_return_by_fetcher
 from alerts.services.debriefs import debrief_submit
 from config.exceptions import ApplicationError
 from volunteers import selectors
@@ -197,6 +199,33 @@ class AlertProgressApi(_AlertActionApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._respond(request, alert_id, state=PROGRESS_STATES[data.validated_data["state"]])
+
+
+class AlertAedReturnedApi(ApiView):
+    class OutputSerializer(serializers.Serializer):
+        aed = serializers.CharField(help_text="The AED's name.")
+        taken_at = serializers.DateTimeField(help_text="When it was assigned to me.")
+        ended_at = serializers.DateTimeField(help_text="When it was confirmed back (or given up).")
+        ending = serializers.ChoiceField(choices=[c for c in AedUse.Ending.values if c])
+
+    @extend_schema(
+        operation_id="alerts_aed_returned",
+        request=None,
+        responses={200: OutputSerializer, **errors(401, 404), **_CONFLICT},
+        summary="The AED I was sent for is back in place: it can be sent for again",
+    )
+    def post(self, request, alert_id: int):
+        use = aed_return_by_fetcher(alert_id=alert_id, volunteer=self.volunteer())
+        return Response(
+            self.OutputSerializer(
+                {
+                    "aed": use.aed.name,
+                    "taken_at": use.taken_at,
+                    "ended_at": use.ended_at,
+                    "ending": use.ending,
+                }
+            ).data
+        )
 
 
 class DebriefApi(ApiView):

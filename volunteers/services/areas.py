@@ -1,5 +1,5 @@
-"""The local areas of the 1-1-2 førstehjælper corps: loaded from the corps' CSV, each a
-land-clipped circle around its village point."""
+"""The local areas of the 1-1-2 førstehjælper corps: loaded from the corps' CSV, each the land
+connected to its village point within a circle around it."""
 
 import csv
 from collections.abc import Iterable
@@ -19,20 +19,38 @@ LOCAL_AREA_COLUMNS = ("omraade", "kommunekode", "lon", "lat", "koordinat_kilde",
 DEFAULT_AREA_RADIUS_M = 6000
 
 # ST_Buffer on geography gives a true circle in metres; clipping to the municipalities keeps the
-# area on land. Only the municipalities the circle touches are unioned, so this stays fast.
+# area on land. Only the municipalities the circle touches are unioned, so this stays fast. Of
+# the land in the circle only the piece the village stands on is kept (or, where the generalised
+# coastline leaves the village point just off it, the nearest piece): the corps reaches the land
+# connected to its village, never an island or a peninsula across the water.
 _LAND_BUFFER_SQL = f"""
-    SELECT ST_Multi(ST_CollectionExtract(ST_Union(ST_Intersection(m.area, circle.geom)), 3))
-    FROM (SELECT ST_Buffer(ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s)::geometry
-          AS geom) AS circle
-    JOIN {Municipality._meta.db_table} m ON ST_Intersects(m.area, circle.geom)
+    WITH village AS (
+        SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS geom
+    ), circle AS (
+        SELECT ST_Buffer(village.geom::geography, %(radius_m)s)::geometry AS geom FROM village
+    ), land AS (
+        SELECT ST_CollectionExtract(ST_Union(ST_Intersection(m.area, circle.geom)), 3) AS geom
+        FROM circle JOIN {Municipality._meta.db_table} m ON ST_Intersects(m.area, circle.geom)
+    )
+    SELECT ST_Multi(part.geom), ST_Distance(part.geom::geography, village.geom::geography)
+    FROM land CROSS JOIN village CROSS JOIN LATERAL ST_Dump(land.geom) AS part
+    ORDER BY ST_Distance(part.geom::geography, village.geom::geography), ST_Area(part.geom) DESC
+    LIMIT 1
 """  # noqa: S608  identifiers are constants; values are parameters
+
+# How far off the generalised (1:500,000) coastline a village point may lie and still get the
+# nearest piece of land; farther out it is refused as "not on land".
+MAX_OFFSHORE_M = 500
 
 
 def _land_area(point: Point, radius_m: int) -> MultiPolygon | None:
+    """The piece of land within radius_m that the village stands on, or None if it is at sea."""
     with connection.cursor() as cursor:
-        cursor.execute(_LAND_BUFFER_SQL, [point.x, point.y, radius_m])
-        (area,) = cursor.fetchone()
-    return cast(MultiPolygon, GEOSGeometry(area)) if area else None  # ST_Multi: a MultiPolygon
+        cursor.execute(_LAND_BUFFER_SQL, {"lon": point.x, "lat": point.y, "radius_m": radius_m})
+        row = cursor.fetchone()
+    if row is None or row[1] > MAX_OFFSHORE_M:
+        return None
+    return cast(MultiPolygon, GEOSGeometry(row[0]))  # ST_Multi: a MultiPolygon
 
 
 def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
@@ -79,7 +97,7 @@ def _local_area_fields(
 def local_areas_load(
     *, path: Path, radius_m: int = DEFAULT_AREA_RADIUS_M, reset_areas: bool = False
 ) -> ImportSummary:
-    """The corps' areas, each a land-clipped circle around its village point.
+    """The corps' areas, each the piece of land its village stands on within a circle around it.
 
     An existing polygon is kept on re-runs, because an administrator may have drawn the real
     boundary; ``reset_areas`` derives it again.
@@ -101,7 +119,7 @@ def local_areas_load(
         area = existing.get(name)
         if area is None or reset_areas:
             fields["area"] = _land_area(fields["village_point"], radius_m)
-            if fields["area"] is None or not fields["area"].contains(fields["village_point"]):
+            if fields["area"] is None:
                 summary.skip(f"row {number} ({name})", "village point is not on land")
                 continue
         if area is None:

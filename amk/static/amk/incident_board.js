@@ -85,6 +85,7 @@
           a.placement, a.placement ? h("br") : null,
           T[a.availability] + " · " + a.opening_hours + " · " + km(a.distance_m),
           a.claimed ? h("div", { class: "tag tag-green", text: T.claimed }) : null,
+          a.expired || a.expires_soon ? h("div", { class: a.expired ? "tag tag-red" : "tag tag-amber", text: (a.expired ? T.expiredOn : T.expiresOn) + " " + a.next_expiry }) : null,
         ]);
         L.marker(a.location, { icon: icon, keyboard: false }).bindPopup(popup).addTo(aedLayer);
       });
@@ -229,7 +230,7 @@
       return h("li", { class: "aed aed-row-" + a.availability }, [
         h("span", { class: "sq sq-" + a.availability }),
         h("span", { class: "aed-name" }, [h("strong", { text: a.name }), " ", h("span", { class: "muted small", text: km(a.distance_m) })]),
-        h("span", { class: "aed-state small", text: T[a.availability] + (a.claimed ? " · " + T.claimed : "") + (a.synthetic ? " · " + T.synthetic : "") }),
+        h("span", { class: "aed-state small", text: T[a.availability] + (a.claimed ? " · " + T.claimed : "") + (a.expires_soon ? " · " + T.expiresOn + " " + a.next_expiry : "") + (a.synthetic ? " · " + T.synthetic : "") }),
       ]);
     }) : [h("li", { class: "empty", text: T.noAeds })]);
 

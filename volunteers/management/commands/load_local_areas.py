@@ -9,9 +9,10 @@ from volunteers.services.areas import DEFAULT_AREA_RADIUS_M, local_areas_load
 class Command(ReportingCommand):
     help = (
         "Load the 32 local areas of the 1-1-2 førstehjælper corps from "
-        "forstehjaelper_omraader_rm.csv. Each area is a circle around the village point, clipped "
-        "to land. Re-runs update name, municipality, note and point but keep an existing polygon "
-        "(an administrator may have edited it) unless --reset-areas. Needs load_geography."
+        "forstehjaelper_omraader_rm.csv. Each area is the land connected to the village point "
+        "within a circle around it, never across water. Re-runs update name, municipality, "
+        "note and point but keep an existing polygon (an administrator may have edited it) "
+        "unless --reset-areas. Needs load_geography."
     )
 
     def add_arguments(self, parser):

@@ -1,79 +1,15 @@
-"""Writes for the AED registry: imports from OSM and CSV, and the synthetic demo AEDs."""
+"""The synthetic demo AEDs: near real places by population, clearly marked synthetic."""
 
 import datetime as dt
 import random
-from pathlib import Path
 
 from django.contrib.gis.geos import Point
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
 from amk.selectors.territory import AnchorSampler
 from config.exceptions import ApplicationError
 from config.imports import ImportSummary, Progress, synthetic_epoch
-from defibrillators.importers import FORMATS, READERS, aed_fields, detect_format
 from defibrillators.models import Defibrillator
-
-
-def _apply(aed: Defibrillator, fields: dict) -> list[str]:
-    """Set the fields that differ; return their names."""
-    changed = [name for name, value in fields.items() if getattr(aed, name) != value]
-    for name in changed:
-        setattr(aed, name, fields[name])
-    return changed
-
-
-@transaction.atomic
-def defibrillators_import(
-    *, path: Path, file_format: str | None = None, progress: Progress
-) -> ImportSummary:
-    """Upsert AEDs by (source, source_id); a bad row is skipped with its reason.
-
-    Each row is written in its own savepoint, so one refused row loses nothing else, and a
-    file that fails as a whole (unreadable, wrong columns) writes nothing.
-    """
-    if not path.is_file():
-        raise ApplicationError(f"File not found: {path}")
-    file_format = file_format or detect_format(path)
-    if file_format not in FORMATS:
-        raise ApplicationError(f"Unknown format {file_format!r}: use one of {', '.join(FORMATS)}")
-    rows = list(READERS[file_format](path))
-    progress(f"{path.name}: {len(rows)} rows as {file_format}")
-    existing = {
-        (aed.source, aed.source_id): aed
-        for aed in Defibrillator.objects.filter(source_id__in={row.source_id for row in rows})
-    }
-    summary = ImportSummary()
-    seen: dict[tuple[str, str], str] = {}
-    for row in rows:
-        key = (row.source, row.source_id)
-        if key in seen:
-            summary.skip(row.label, f"duplicate of {seen[key]}")
-            continue
-        try:
-            fields = aed_fields(row)
-        except ValueError as exc:
-            summary.skip(row.label, str(exc))
-            continue
-        seen[key] = row.label
-        aed = existing.get(key) or Defibrillator(source=row.source, source_id=row.source_id)
-        changed = _apply(aed, fields)
-        if aed.pk and not changed:
-            summary.unchanged += 1
-            continue
-        try:
-            with transaction.atomic():
-                aed.save(update_fields=[*changed, "updated_at"] if aed.pk else None)
-        except DatabaseError as exc:
-            summary.skip(row.label, f"refused by the database: {exc}".strip())
-            continue
-        if key in existing:
-            summary.updated += 1
-        else:
-            summary.created += 1
-    return summary
-
-
-# --- Synthetic demo AEDs ------------------------------------------------------------------------
 
 SYNTHETIC_NAME = "Hjertestarter (syntetisk) – {}"
 SYNTHETIC_PREFIX = "demo-aed-"
