@@ -8,6 +8,7 @@ from django.contrib.gis.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alerts.models.aeds import AedNotice, AedUse
 from alerts.models.inbound import InboundMessage
 from alerts.models.policy import DispatchPolicy
 from amk.models.incident import Incident
@@ -313,9 +314,6 @@ class OutboxMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.channel} → {self.recipient[:20]}"
 
-
-# The AEDs sent for and the messages to their contacts, in a module of their own.
-from alerts.models_aeds import AedNotice, AedUse  # noqa: E402
 
 __all__ = [
     "AedNotice",

@@ -25,6 +25,7 @@ class InboundMessage(models.Model):
         ENGAGED_ELSEWHERE = "engaged_elsewhere", _("Already on another incident")
         REFUSED = "refused", _("Refused")
         UNKNOWN_SENDER = "unknown_sender", _("Unknown sender")
+        AED_RETURN = "aed_return", _("AED return (RETUR from its contact)")
 
     message_sid = models.CharField(_("message id"), max_length=64, unique=True)
     from_phone = models.CharField(_("from"), max_length=32, db_index=True)

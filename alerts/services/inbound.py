@@ -12,6 +12,7 @@
   lists them and asks which, and nothing changes.
 - Every message gets an answer in Danish (alerts.messages), except an accepted JA: its answer
   is the SMS with the address and role (a delivery, with retries), so one JA gets one message.
+- "RETUR" from an AED's contact confirms that AED is back (alerts.services.aed_uses).
 
 The demo phone (alerts.views) answers through here too, so it shows the same replies.
 """
@@ -26,6 +27,7 @@ from django.utils import translation
 
 from alerts import messages
 from alerts.models import Alert, InboundMessage
+from alerts.services.aed_uses import aed_return_by_sms
 from alerts.services.answers import alert_accept, alert_decline, alert_withdraw
 from amk.models.incident import Incident
 from config.exceptions import ApplicationError
@@ -111,7 +113,10 @@ def sms_inbound_handle(*, message_sid: str, from_phone: str, body: str) -> Inbou
         except IntegrityError:
             return InboundMessage.objects.get(message_sid=message_sid)
         volunteer = _sender(from_phone)
-        if volunteer is None:
+        aed_reply = aed_return_by_sms(from_phone=from_phone, body=body)
+        if aed_reply is not None:
+            answer = _Answer(Outcome.AED_RETURN, aed_reply)
+        elif volunteer is None:
             answer = _Answer(Outcome.UNKNOWN_SENDER, messages.reply_unknown_sender())
         else:
             answer = _answer(volunteer, sms_read(body))

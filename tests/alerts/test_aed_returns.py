@@ -4,10 +4,11 @@ it can then be sent for again. And the whole path through a real worker: the con
 arrives at the fake Twilio."""
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from alerts.models import AedUse, Alert
+from alerts.models import AedUse, Alert, InboundMessage
 from alerts.services import aed_uses
 from alerts.services.aed_uses import aed_return_by_sms, aed_return_parse
 from tests.alerts.aeds import accept, incident, new_incident, north, open_use, progress, responder
@@ -195,3 +196,17 @@ def test_through_a_real_worker_the_contact_gets_the_sms(
     assert sms.to == CONTACT
     assert "Ry Hallerne" in sms.body
     assert "RETUR" in sms.body
+
+
+def test_the_contacts_retur_through_the_signed_webhook_confirms_and_answers(fetched, client):
+    from tests.alerts.test_inbound import TOKEN, reply, sms_in
+
+    _alert, aed = fetched
+    with override_settings(TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=""):
+        response = sms_in(client, CONTACT, "retur", sid="SM" + "7" * 32)
+        replay = sms_in(client, CONTACT, "retur", sid="SM" + "7" * 32)
+
+    assert "Ry Hallerne" in reply(response)
+    assert reply(replay) == reply(response)  # recorded once by its MessageSid
+    assert open_use(aed) is None
+    assert InboundMessage.objects.get(message_sid="SM" + "7" * 32).outcome == "aed_return"
