@@ -265,3 +265,18 @@ def test_the_policy_admin_shows_the_lifecycle_fields(client):
     page = client.get(reverse("admin:alerts_dispatchpolicy_change", args=[policy.pk]))
     for name in ("alert_valid_s", "auto_close_after_s", "mode", "outstanding_target"):
         assert f'name="{name}"' in page.content.decode()
+
+
+def test_the_board_shows_the_policy_the_incident_keeps(client, django_capture_on_commit_callbacks):
+    DispatchPolicyFactory(mode="replace", outstanding_target=9, alert_valid_s=480)
+    with django_capture_on_commit_callbacks(execute=False):
+        incident = create_incident()
+    DispatchPolicyFactory(mode="waves", max_waves=4, alert_valid_s=900)
+    client.force_login(DispatcherFactory())
+
+    page = client.get(reverse("amk:incident_detail", args=[incident.pk])).content.decode()
+
+    policy_card = page[page.index('id="policy"') :]
+    assert "hold 9 ubesvarede ude" in policy_card
+    assert "480 s" in policy_card
+    assert "900 s" not in policy_card
