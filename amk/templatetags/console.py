@@ -29,8 +29,9 @@ def age(seconds) -> str:
 
 @register.filter
 def distance(metres) -> str:
+    """A distance as the board shows it; unknown for a corps member without a position."""
     if metres is None or metres == "":
-        return "–"
+        return _("distance unknown")
     metres = int(metres)
     if metres < 1000:
         return f"{metres} m"

@@ -365,3 +365,16 @@ def test_an_incident_left_pending_says_so_in_the_wave_line_and_the_warning():
     assert board["warnings"] == [
         "Ikke udsendt efter 20 s: tjek alarmeringstjenesten (dispatch-worker)."
     ]
+
+
+def test_a_corps_member_without_a_position_is_unknown_distance_and_after_the_known(console):
+    incident = IncidentFactory(state=Incident.State.DISPATCHING, dispatch_wave=1)
+    unknown = _alert(incident, S.SENT, pool=Alert.Pool.CORPS, distance_m=None)
+    near = _alert(incident, S.SENT, distance_m=800)
+
+    board = incident_board(incident_id=incident.pk)
+    html = console.get(reverse("amk:incident_detail", args=[incident.pk])).content.decode()
+
+    assert [a["id"] for a in board["alerts"]] == [near.pk, unknown.pk]
+    assert "afstand ukendt" in html
+    assert ">0 m<" not in html

@@ -39,7 +39,7 @@
     children.forEach(function (c) { el.appendChild(c); });
   }
   function km(m) {
-    if (m === null || m === undefined) return "–";
+    if (m === null || m === undefined) return T.unknownDistance;
     if (m < 1000) return m + " m";
     return (m / 1000).toFixed(1).replace(".", ",") + " km";
   }
