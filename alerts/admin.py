@@ -26,7 +26,7 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
         "radius_m",
         "max_radius_m",
         "target_accepted",
-        "aed_fetchers",
+        "travel_speed_mps",
         "escalate_after_s",
         "updated_at",
     ]
@@ -68,7 +68,17 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("AEDs"), {"fields": ["aed_fetchers", "aed_search_radius_m", "max_aed_detour_m"]}),
+        (
+            _("AEDs"),
+            {
+                "fields": [
+                    "aed_search_radius_m",
+                    "travel_speed_mps",
+                    "detour_factor",
+                    "aed_max_arrival_s",
+                ]
+            },
+        ),
         (_("Channels"), {"fields": ["push_receipt_timeout_s", "sms_validity_s"]}),
         (_("When things end"), {"fields": ["alert_valid_s", "auto_close_after_s"]}),
     ]

@@ -129,6 +129,9 @@ def message_texts(delivery: AlertDelivery) -> tuple[str, str]:
                 "address": incident.address or _("see the map in the app"),
                 "role": _role_text(alert),
             }
+        elif delivery.kind == AlertDelivery.Kind.ROLE:
+            title = _("Your task has changed")
+            body = _("New task: %(role)s") % {"role": _role_text(alert)}
         elif delivery.kind == AlertDelivery.Kind.RELEASE:
             title = _("You are not needed this time")
             body = _("Enough volunteers are on their way. Thank you for being ready to help.")

@@ -253,6 +253,9 @@ PUSH_BACKEND = env.str(
     if LOCAL_MODE
     else "alerts.channels.fcm.FcmPushBackend",
 )
+# Travel times for the responders' roles (alerts/selectors/routing.py): a class taking the
+# dispatch policy; by default the straight line × the policy's detour factor / its speed.
+ALERTS_ROUTER = env.str("ALERTS_ROUTER", default="alerts.selectors.routing.StraightLineRouter")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")  # a number, alphanumeric id or "MG..." service

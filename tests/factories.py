@@ -157,3 +157,19 @@ class AlertDeliveryFactory(factory.django.DjangoModelFactory):
     alert = factory.SubFactory(AlertFactory)
     channel = "sms"
     kind = "alert"
+
+
+def responder_on_scene(incident, location: Point | None = None):
+    """A responder already doing CPR at the patient: the next acceptor may then fetch an AED
+    (alerts.services.roles: the first to reach the patient never fetches)."""
+    from django.utils import timezone
+
+    from alerts.models import Alert
+
+    return AlertFactory(
+        incident=incident,
+        volunteer=VolunteerFactory(location=location or incident.location),
+        state=Alert.State.ON_SCENE,
+        role=Alert.Role.CPR,
+        answered_at=timezone.now(),
+    )

@@ -101,6 +101,12 @@ class Alert(models.Model):
         related_name="alerts",
         verbose_name=_("AED to fetch"),
     )
+    role_by_dispatcher = models.BooleanField(
+        _("role set by the dispatcher"),
+        default=False,
+        help_text=_("Kept when the roles are worked out again."),
+    )
+    arrival_estimated_at = models.DateTimeField(_("estimated arrival"), null=True, blank=True)
     distance_m = models.PositiveIntegerField(_("distance at alert (m)"), null=True, blank=True)
     volunteer_location = models.PointField(
         _("volunteer's location at alert"), geography=True, srid=4326, null=True, blank=True
@@ -188,6 +194,7 @@ class AlertDelivery(models.Model):
         DETAILS = "details", _("Address and role")
         RELEASE = "release", _("Released, thank you")
         STAND_DOWN = "stand_down", _("Stand-down")
+        ROLE = "role", _("New role")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -202,6 +209,9 @@ class AlertDelivery(models.Model):
     channel = models.CharField(_("channel"), max_length=4, choices=Channel.choices)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.ALERT)
     state = models.CharField(_("state"), max_length=9, choices=State.choices, default=State.PENDING)
+    revision = models.PositiveSmallIntegerField(
+        _("revision"), default=0, help_text=_("The n-th message of this kind (a new role: 1, 2, …)")
+    )
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
@@ -229,7 +239,8 @@ class AlertDelivery(models.Model):
         ordering = ["alert", "created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["alert", "channel", "kind"], name="delivery_one_per_alert_channel_kind"
+                fields=["alert", "channel", "kind", "revision"],
+                name="delivery_one_per_alert_channel_kind",
             ),
         ]
         indexes = [

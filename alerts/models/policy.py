@@ -30,12 +30,26 @@ class DispatchPolicy(models.Model):
     target_accepted = models.PositiveSmallIntegerField(
         _("target of accepted responders"), default=5
     )
-    aed_fetchers = models.PositiveSmallIntegerField(_("AED fetchers at most"), default=4)
     aed_search_radius_m = models.PositiveIntegerField(_("AED search radius (m)"), default=2000)
-    max_aed_detour_m = models.PositiveIntegerField(
-        _("acceptable AED detour (m)"),
-        default=1500,
-        help_text=_("Extra distance a responder may walk via an AED instead of going directly."),
+    travel_speed_mps = models.FloatField(
+        _("responders' travel speed (m/s)"),
+        default=2.3,
+        validators=[MinValueValidator(0.5)],
+        help_text=_("The median measured for Swedish responders is 2.3 m/s."),
+    )
+    detour_factor = models.FloatField(
+        _("detour factor"),
+        default=1.3,
+        validators=[MinValueValidator(1.0)],
+        help_text=_("The way by streets and paths is this much longer than the straight line."),
+    )
+    aed_max_arrival_s = models.PositiveIntegerField(
+        _("an AED is fetched only if it arrives within (s)"),
+        default=720,
+        help_text=_(
+            "Estimated from the acceptance; a later AED is left to the ambulance, and the "
+            "responder goes straight to the patient."
+        ),
     )
     location_max_age_s = models.PositiveIntegerField(
         _("maximum age of a volunteer's location (s)"), default=1800

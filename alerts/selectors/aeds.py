@@ -1,7 +1,8 @@
-"""Which AED a responder should fetch on the way to the patient: only one that can really be
-used by this responder, now."""
+"""The AEDs an incident's responders may fetch on the way to the patient: only those that can
+really be used by them, now (which responder fetches which is alerts.services.roles)."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.contrib.gis.geos import Point
 from django.db import connection
@@ -10,48 +11,94 @@ from alerts.models import AedUse, DispatchPolicy
 from defibrillators.availability import LOCAL_TZ, aed_is_available
 from defibrillators.models import Defibrillator
 
-# AEDs near the incident that this responder may use, with the detour of fetching each on the
-# way: active; battery and pads not expired; public or restricted (restricted ones are then
-# checked against their opening hours, as all are), or private and the responder's own (a
-# member of a corps that has it as its local AED, or its contact or owner by phone); not claimed
-# for this incident; not in use (sent for elsewhere and not confirmed back).
-_AEDS_ON_THE_WAY_SQL = """
+# AEDs near the incident that these responders may use: active; battery and pads not expired;
+# public or restricted (restricted ones are then checked against their opening hours, as all
+# are), or private and the own of one of the responders (a member of a corps that has it as its
+# local AED, or its contact or owner by phone: ``allowed`` lists who may take a private one);
+# not in use (sent for elsewhere and not confirmed back), except by a responder of this incident
+# who has not collected it yet (the roles of the incident may move it to another responder).
+_PRIVATE_OWNERS = """
+    SELECT v.id FROM volunteers_volunteer v
+    WHERE v.id = ANY(%(volunteer_ids)s)
+      AND (v.phone IN (d.contact_phone,
+                       regexp_replace(d.owner_phone, '[^0-9+]', '', 'g'),
+                       '+45' || regexp_replace(d.owner_phone, '[^0-9]', '', 'g'))
+           OR EXISTS (SELECT 1 FROM volunteers_localarea_local_aeds own
+                      WHERE own.defibrillator_id = d.id AND own.localarea_id = v.local_area_id))
+"""
+_AEDS_FOR_INCIDENT_SQL = f"""
     SELECT d.id,
-           CASE WHEN %(responder)s::geography IS NULL THEN 0
-                ELSE ST_Distance(%(responder)s::geography, d.location)
-                     + ST_Distance(d.location, %(point)s::geography)
-                     - ST_Distance(%(responder)s::geography, %(point)s::geography) END AS detour_m
+           CASE WHEN d.access = 'private' THEN ARRAY({_PRIVATE_OWNERS}) END AS allowed
     FROM defibrillators_defibrillator d
     WHERE d.status = 'active'
       AND (d.battery_expires_on IS NULL OR d.battery_expires_on >= %(today)s)
       AND (d.pads_expire_on IS NULL OR d.pads_expire_on >= %(today)s)
-      AND (d.access <> 'private' OR EXISTS (
-        SELECT 1 FROM volunteers_volunteer v
-        WHERE v.id = %(volunteer_id)s
-          AND (v.phone IN (d.contact_phone,
-                           regexp_replace(d.owner_phone, '[^0-9+]', '', 'g'),
-                           '+45' || regexp_replace(d.owner_phone, '[^0-9]', '', 'g'))
-               OR EXISTS (SELECT 1 FROM volunteers_localarea_local_aeds own
-                          WHERE own.defibrillator_id = d.id
-                            AND own.localarea_id = v.local_area_id))
-      ))
+      AND (d.access <> 'private' OR EXISTS ({_PRIVATE_OWNERS}))
       AND (ST_DWithin(d.location, %(point)s::geography, %(radius_m)s)
            OR d.id = ANY(%(preferred)s))
       AND NOT EXISTS (
-        SELECT 1 FROM alerts_alert a WHERE a.incident_id = %(incident_id)s AND a.aed_id = d.id
-      )
-      AND NOT EXISTS (
-        SELECT 1 FROM alerts_aeduse u WHERE u.aed_id = d.id AND u.ended_at IS NULL
+        SELECT 1 FROM alerts_aeduse u
+        WHERE u.aed_id = d.id AND u.ended_at IS NULL
+          AND NOT (u.collected_at IS NULL AND u.alert_id IN (
+            SELECT a.id FROM alerts_alert a WHERE a.incident_id = %(incident_id)s
+              AND a.state IN ('accepted', 'en_route')))
       )
     ORDER BY d.location <-> %(point)s::geography
     LIMIT 50
-"""
+"""  # noqa: S608 (constant fragments, no input)
+
+
+@dataclass(frozen=True)
+class AedOption:
+    """An AED this incident's responders may fetch; ``allowed``: who may (None: anyone)."""
+
+    aed: Defibrillator
+    allowed: frozenset[int] | None
+
+
+def aeds_for_incident(
+    *,
+    incident_id: int,
+    point: Point,
+    volunteer_ids: list[int],
+    preferred_aed_ids: frozenset[int],
+    policy: DispatchPolicy,
+    at: dt.datetime,
+) -> list[AedOption]:
+    """The AEDs the incident's responders could fetch now, nearest the patient first (two
+    queries whatever the number of responders and AEDs; opening hours checked in Python).
+
+    An AED qualifies when it is active, its battery and pads are not expired, it is public or
+    restricted, or private and its corps' or owner's (only for them), it is within the AED
+    search radius (or one of the responders' corps AEDs), open now, and not in use (an AED
+    claimed for this incident and not yet collected stays a candidate: the roles may move it).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _AEDS_FOR_INCIDENT_SQL,
+            {
+                "point": point.ewkt,
+                "radius_m": policy.aed_search_radius_m,
+                "incident_id": incident_id,
+                "preferred": list(preferred_aed_ids),
+                "today": at.astimezone(LOCAL_TZ).date(),
+                "volunteer_ids": volunteer_ids,
+            },
+        )
+        rows = cursor.fetchall()
+    aeds = Defibrillator.objects.in_bulk([pk for pk, _ in rows])
+    return [
+        AedOption(aed=aeds[pk], allowed=None if allowed is None else frozenset(allowed))
+        for pk, allowed in rows
+        if pk in aeds and aed_is_available(aeds[pk], at)
+    ]
+
 
 # Namespace of the transaction-scoped advisory lock on an AED being claimed ("AE").
 _CLAIM_LOCK_NAMESPACE = 0x4145
 
 
-def _claim_reserved(aed_id: int) -> bool:
+def aed_claim_reserve(aed_id: int) -> bool:
     """Reserve the AED for the caller's transaction, unless another transaction is claiming it
     now; then check again that it is not in use: a claim committed meanwhile (for another
     incident, whose lock we do not hold) is seen by this fresh statement."""
@@ -60,52 +107,6 @@ def _claim_reserved(aed_id: int) -> bool:
         if not cursor.fetchone()[0]:
             return False
     return not AedUse.objects.filter(aed_id=aed_id, ended_at__isnull=True).exists()
-
-
-def aed_for_responder(
-    *,
-    incident_id: int,
-    point: Point,
-    responder_location: Point | None,
-    preferred_aed_ids: frozenset[int],
-    policy: DispatchPolicy,
-    at: dt.datetime,
-    volunteer_id: int | None = None,
-) -> Defibrillator | None:
-    """The AED this responder should fetch, or None to go straight to the patient.
-
-    An AED qualifies when it is active, its battery and pads are not expired, the responder may
-    use it (a private one only its corps or owner: ``volunteer_id``), it is not in use, open
-    now, unclaimed for the incident, and the detour via it is acceptable; the corps' own AEDs
-    come first, then the smallest detour. A responder whose position is unknown (an SMS-only
-    corps member) can only be sent to their own AED.
-
-    The AED returned is reserved for the caller's transaction (an advisory lock), so that two
-    incidents' answers never claim it at once: the caller assigns it before committing.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _AEDS_ON_THE_WAY_SQL,
-            {
-                "point": point.ewkt,
-                "responder": responder_location.ewkt if responder_location else None,
-                "radius_m": policy.aed_search_radius_m,
-                "incident_id": incident_id,
-                "preferred": list(preferred_aed_ids),
-                "today": at.astimezone(LOCAL_TZ).date(),
-                "volunteer_id": volunteer_id,
-            },
-        )
-        detours = dict(cursor.fetchall())
-    if responder_location is None:
-        detours = {pk: d for pk, d in detours.items() if pk in preferred_aed_ids}
-    acceptable = [pk for pk, detour in detours.items() if detour <= policy.max_aed_detour_m]
-    acceptable.sort(key=lambda pk: (pk not in preferred_aed_ids, detours[pk]))
-    aeds = Defibrillator.objects.in_bulk(acceptable)
-    return next(
-        (aeds[pk] for pk in acceptable if aed_is_available(aeds[pk], at) and _claim_reserved(pk)),
-        None,
-    )
 
 
 def aeds_in_use(*, aed_ids: list[int]) -> set[int]:

@@ -19,15 +19,15 @@ from django.utils.translation import gettext as _
 
 from alerts.enqueue import deliveries_send_on_commit
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
-from alerts.selectors.aeds import aed_for_responder
 from alerts.selectors.incident import accepted_count
 from alerts.selectors.policy import incident_policy
 from alerts.selectors.selection import metres_between
 from alerts.services.deliveries import channels_used, deliveries_create, sms_only
-from alerts.services.timeline import alert_move, volunteer_label
+from alerts.services.roles import roles_assign
+from alerts.services.timeline import alert_move
 from alerts.services.waves import replacements_top_up
-from amk.models.incident import Incident, IncidentEvent
-from amk.services.incidents import incident_event_add, incident_transition
+from amk.models.incident import Incident
+from amk.services.incidents import incident_transition
 from config.exceptions import ApplicationError
 from volunteers.models import Volunteer
 
@@ -82,10 +82,11 @@ def alert_confirm_receipt(*, alert_id: int, volunteer: Volunteer) -> Alert:
 
 @transaction.atomic
 def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -> Alert:
-    """Accept an alert and get a role: fetch an AED on the way, or go straight to the patient.
+    """Accept an alert and get a role: fetch an AED on the way, or go straight to the patient
+    (alerts.services.roles: the roles of all the incident's responders are worked out again).
 
-    The incident row is locked so that concurrent acceptances count and claim AEDs in turn.
-    Someone engaged on another open incident is refused (code ``engaged_elsewhere``).
+        The incident row is locked so that concurrent acceptances count and claim AEDs in turn.
+        Someone engaged on another open incident is refused (code ``engaged_elsewhere``).
     """
     alert = _alert_for_volunteer(alert_id, volunteer)
     incident = alert.incident
@@ -118,40 +119,15 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
             _("You are too far away from the incident now; others have been alerted."),
             code="out_of_range",
         )
-    aed = None
-    fetchers = Alert.objects.filter(
-        incident=incident, role=Alert.Role.AED, state__in=Alert.RESPONDING_STATES
-    ).count()
-    if fetchers < policy.aed_fetchers:
-        preferred: frozenset[int] = frozenset()
-        if alert.pool == Alert.Pool.CORPS and volunteer.local_area:
-            preferred = frozenset(volunteer.local_area.local_aeds.values_list("pk", flat=True))
-        aed = aed_for_responder(
-            incident_id=incident.pk,
-            point=incident.location,
-            responder_location=location,
-            preferred_aed_ids=preferred,
-            policy=policy,
-            at=now,
-            volunteer_id=volunteer.pk,
-        )
-    role = Alert.Role.AED if aed else Alert.Role.CPR
     alert_move(
         alert,
         Alert.State.ACCEPTED,
         from_states=Alert.WAITING_STATES,
-        role=role,
-        aed=aed,
+        role=Alert.Role.CPR,
         answered_at=now,
     )
-    if aed:
-        incident_event_add(
-            incident_id=incident.pk,
-            kind=IncidentEvent.Kind.AED_CLAIMED,
-            message=_("%(volunteer)s fetches AED %(aed)s")
-            % {"volunteer": volunteer_label(alert), "aed": aed.name},
-            alert_id=alert.pk,
-        )
+    roles_assign(incident=incident, accepting_id=alert.pk)
+    alert.refresh_from_db(fields=["role", "aed", "arrival_estimated_at"])
     if by_sms:
         deliveries_send_on_commit(
             delivery_ids=deliveries_create(sms_only([alert]), AlertDelivery.Kind.DETAILS)
@@ -274,6 +250,7 @@ def _responder_release(alert: Alert) -> None:
         **freed,
     )
     if moved and withdrawing:
+        roles_assign(incident=alert.incident)
         replacements_top_up(incident_id=alert.incident_id)
 
 

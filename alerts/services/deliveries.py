@@ -108,7 +108,7 @@ def _still_relevant(
             and alert.state in Alert.WAITING_STATES
             and not alert.is_expired(valid_s=policy_of(incident).alert_valid_s, now=now)
         )
-    if delivery.kind == AlertDelivery.Kind.DETAILS:
+    if delivery.kind in (AlertDelivery.Kind.DETAILS, AlertDelivery.Kind.ROLE):
         return incident.is_open and alert.state in Alert.RESPONDING_STATES
     return True
 

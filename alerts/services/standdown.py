@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from alerts.enqueue import deliveries_send_on_commit
 from alerts.models import Alert, AlertDelivery
 from alerts.services.deliveries import channels_used, deliveries_create, sms_only
+from alerts.services.roles import roles_assign
 from alerts.services.timeline import alert_move
 from alerts.services.waves import replacements_top_up
 from amk.models.incident import Incident
@@ -55,5 +56,6 @@ def alert_stand_down(*, alert_id: int, actor: User) -> Alert:
     deliveries_send_on_commit(
         delivery_ids=deliveries_create(channels, AlertDelivery.Kind.STAND_DOWN)
     )
+    roles_assign(incident=incident, actor=actor)
     replacements_top_up(incident_id=alert.incident_id)
     return alert

@@ -126,6 +126,7 @@ class IncidentEvent(models.Model):
         WAVE = "wave", _("Wave sent")
         WAVE_REQUESTED = "wave_requested", _("Next wave requested")
         AED_CLAIMED = "aed_claimed", _("AED to be fetched")
+        ROLE_CHANGED = "role_changed", _("Role changed")
         NOTE = "note", _("Note")
         CANCELLED = "cancelled", _("Cancelled")
         CLOSED = "closed", _("Closed")

@@ -17,15 +17,25 @@ def north(metres: float):
     return point(AARHUS_C[0], AARHUS_C[1] + metres / METRES_PER_DEGREE_LAT)
 
 
-def new_incident(**kwargs) -> Incident:
-    return IncidentFactory(
-        state=Incident.State.DISPATCHING, dispatch_wave=1, dispatch_radius_m=5000, **kwargs
-    )
-
-
 @pytest.fixture
 def incident(db):
+    """An incident where someone is already doing CPR, so the next acceptor may fetch an AED
+    (alerts.services.roles: the first to reach the patient never fetches)."""
     return new_incident()
+
+
+def new_incident(**kwargs) -> Incident:
+    incident = IncidentFactory(
+        state=Incident.State.DISPATCHING, dispatch_wave=1, dispatch_radius_m=5000, **kwargs
+    )
+    AlertFactory(
+        incident=incident,
+        volunteer=VolunteerFactory(location=north(10)),
+        state=Alert.State.ON_SCENE,
+        role=Alert.Role.CPR,
+        answered_at=timezone.now(),
+    )
+    return incident
 
 
 def responder(incident, metres_north=1000, volunteer=None, **kw) -> Alert:

@@ -8,8 +8,6 @@ import pytest
 from django.db import connections
 
 from alerts.models import AedUse, Alert
-from alerts.selectors.aeds import aed_for_responder
-from alerts.selectors.policy import dispatch_policy_current
 from alerts.services import aed_uses
 from tests.alerts.aeds import accept, days, incident, new_incident, north, open_use, progress
 from tests.alerts.aeds import responder as make_responder
@@ -147,14 +145,7 @@ def test_an_aed_being_claimed_for_another_incident_is_skipped(incident):
     thread.start()
     try:
         assert held.wait(10)
-        chosen = aed_for_responder(
-            incident_id=incident.pk,
-            point=incident.location,
-            responder_location=north(1000),
-            preferred_aed_ids=frozenset(),
-            policy=dispatch_policy_current(),
-            at=incident.created_at,
-        )
+        chosen = accept(make_responder(incident)).aed
     finally:
         release.set()
         thread.join(10)

@@ -123,7 +123,7 @@ def test_several_out_retur_asks_which_and_retur_ref_confirms_one(incident):
     first = DefibrillatorFactory(location=north(500), name="Hallen", contact_phone=CONTACT)
     second = DefibrillatorFactory(location=north(600), name="Skolen", contact_phone=CONTACT)
     accept(responder(incident))
-    accept(responder(incident, 1100))
+    accept(responder(new_incident()))  # Hallen is in use: Skolen
     use_first, use_second = open_use(first), open_use(second)
 
     question = aed_return_by_sms(from_phone=CONTACT, body="RETUR")

@@ -32,6 +32,7 @@ from tests.factories import (
     UserFactory,
     VolunteerFactory,
     point,
+    responder_on_scene,
     square_around,
 )
 
@@ -267,18 +268,20 @@ def test_two_acceptances_of_one_volunteer_at_the_same_moment_accept_one():
 # --- Withdrawal -------------------------------------------------------------------------------
 
 
-def accepted(volunteer=None):
+def accepted(volunteer=None, *, someone_on_scene=False):
     alert = AlertFactory(
         incident=IncidentFactory(state=Incident.State.DISPATCHING),
         volunteer=volunteer or VolunteerFactory(location=north(800)),
         state=Alert.State.SENT,
     )
+    if someone_on_scene:
+        responder_on_scene(alert.incident)
     return answers.alert_accept(alert_id=alert.pk, volunteer=alert.volunteer)
 
 
 def test_finishing_before_arriving_is_a_withdrawal_that_frees_the_aed():
     DefibrillatorFactory(location=north(400))
-    alert = accepted()
+    alert = accepted(someone_on_scene=True)
     assert alert.role == Alert.Role.AED
 
     answers.alert_progress(alert_id=alert.pk, volunteer=alert.volunteer, state="released")

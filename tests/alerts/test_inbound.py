@@ -64,6 +64,17 @@ def reply(response) -> str | None:
     return None if message is None else message.text
 
 
+def someone_on_scene(incident) -> None:
+    """A responder already doing CPR: the next acceptor may fetch an AED (alerts.services.roles)."""
+    AlertFactory(
+        incident=incident,
+        volunteer=VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.0001)),
+        state=Alert.State.ON_SCENE,
+        role=Alert.Role.CPR,
+        answered_at=timezone.now(),
+    )
+
+
 def open_alert(volunteer=None, *, municipality_code="0751", **fields) -> Alert:
     """An alert sent by SMS for an incident still recruiting."""
     incident = IncidentFactory(
@@ -137,6 +148,7 @@ def test_the_answer_is_escaped_twiml():
 def test_ja_accepts_the_only_open_alert_and_the_details_sms_is_the_answer(client):
     DefibrillatorFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.004), cabinet_code="4711")
     alert = open_alert()
+    someone_on_scene(alert.incident)
 
     response = sms_in(client, alert.volunteer, "Ja tak!")
 
@@ -257,6 +269,7 @@ def test_nej_declines_with_thanks(client):
 def test_nej_after_ja_withdraws_and_frees_the_aed(client):
     aed = DefibrillatorFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.004))
     alert = open_alert()
+    someone_on_scene(alert.incident)
     sms_in(client, alert.volunteer, "JA")
     assert Alert.objects.get(pk=alert.pk).aed == aed
 

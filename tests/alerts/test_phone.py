@@ -15,6 +15,7 @@ from tests.factories import (
     IncidentFactory,
     UserFactory,
     VolunteerFactory,
+    responder_on_scene,
 )
 
 pytestmark = pytest.mark.usefixtures("reference_geography")
@@ -111,6 +112,7 @@ def test_accept_assigns_a_role_and_sends_details(
     incident, sms_only, _with_app = alerted
     aed = DefibrillatorFactory(name="Hjertestarter Rådhuset")
     alert = Alert.objects.get(incident=incident, volunteer=sms_only)
+    responder_on_scene(incident)
     client.force_login(dispatcher)
     url = reverse("alerts:phone_answer", args=[sms_only.pk, alert.pk])
     with django_capture_on_commit_callbacks(execute=False):

@@ -428,6 +428,7 @@ def responder(incident, metres_north=1000, **kw):
 
 
 def test_acceptor_fetches_an_available_aed_on_the_way(incident):
+    someone_doing_cpr(incident)
     aed = DefibrillatorFactory(location=north(500))
     alert = responder(incident)
 
@@ -458,7 +459,20 @@ def test_acceptor_goes_straight_to_the_patient_when_the_aed_cannot_be_used(incid
     assert (accepted.role, accepted.aed) == (Alert.Role.CPR, None)
 
 
+def someone_doing_cpr(incident):
+    """A responder on scene: the next acceptors may fetch AEDs (the first to reach the patient
+    always goes straight there: alerts.services.roles)."""
+    AlertFactory(
+        incident=incident,
+        volunteer=VolunteerFactory(location=north(10)),
+        state=Alert.State.ON_SCENE,
+        role=Alert.Role.CPR,
+        answered_at=timezone.now(),
+    )
+
+
 def test_two_acceptors_never_get_the_same_aed(incident):
+    someone_doing_cpr(incident)
     aed = DefibrillatorFactory(location=north(500))
     first, second = responder(incident), responder(incident, 1100)
 
@@ -476,8 +490,8 @@ def test_the_database_refuses_one_aed_for_two_alerts_of_an_incident(incident):
         AlertFactory(incident=incident, role=Alert.Role.AED, aed=aed, state=Alert.State.ACCEPTED)
 
 
-def test_no_more_aed_roles_than_the_policy_allows(incident):
-    DispatchPolicyFactory(aed_fetchers=1)
+def test_a_second_fetcher_only_when_the_aed_arrives_sooner_through_them(incident):
+    someone_doing_cpr(incident)
     DefibrillatorFactory(location=north(500))
     DefibrillatorFactory(location=north(600))
     first, second = responder(incident), responder(incident, 1100)
@@ -486,15 +500,17 @@ def test_no_more_aed_roles_than_the_policy_allows(incident):
     assert accept(second).role == Alert.Role.CPR
 
 
-def test_a_corps_member_gets_their_local_aed_before_a_nearer_public_one(incident):
-    local_aed = DefibrillatorFactory(location=south(300))
-    DefibrillatorFactory(location=north(500))  # on the way: detour 0
+def test_a_located_corps_member_gets_the_aed_that_arrives_soonest_own_or_public(incident):
+    someone_doing_cpr(incident)
+    local_aed = DefibrillatorFactory(location=south(300))  # 1.3 km + 0.3 km
+    public = DefibrillatorFactory(location=north(500))  # on the way: 1 km
     area = LocalAreaFactory()
     area.local_aeds.add(local_aed)
     member = VolunteerFactory(local_area=area, location=north(1000))
     alert = make_alert(incident, member, pool=Alert.Pool.CORPS)
 
-    assert accept(alert).aed == local_aed
+    assert accept(alert).aed == public
+    assert local_aed.alerts.count() == 0
 
 
 def test_a_corps_member_without_a_position_is_sent_to_their_own_aed(incident):
@@ -647,6 +663,7 @@ def progress(alert, state):
 
 
 def test_progress_through_valid_steps(incident):
+    someone_doing_cpr(incident)
     DefibrillatorFactory(location=north(500))
     alert = responder(incident)
     accept(alert)
@@ -935,6 +952,7 @@ def test_sweep_requeues_forgotten_incidents_and_deliveries(celery_queue):
 
 
 def test_an_aed_given_up_by_a_withdrawing_responder_can_be_claimed_again(incident):
+    someone_doing_cpr(incident)
     aed = DefibrillatorFactory(location=north(500))
     first, second = responder(incident), responder(incident, 1100)
     assert accept(first).aed == aed

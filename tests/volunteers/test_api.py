@@ -19,6 +19,7 @@ from tests.factories import (
     LocalAreaFactory,
     VolunteerFactory,
     point,
+    responder_on_scene,
 )
 from volunteers.models import Consent, Debrief, PhoneCode, Volunteer
 from volunteers.services.accounts import auth_token_create
@@ -502,6 +503,7 @@ def test_accept_returns_the_address_role_and_aed_and_reaches_the_board(me, alert
         cabinet_code="4711",
         placement="Ved døren",
     )
+    responder_on_scene(alert.incident)
     assert me.post(f"/api/v1/alerts/{alert.pk}/receipt/").json()["state"] == "delivered"
 
     response = me.post(f"/api/v1/alerts/{alert.pk}/accept/")
@@ -517,7 +519,7 @@ def test_accept_returns_the_address_role_and_aed_and_reaches_the_board(me, alert
     row = next(r for r in board["alerts"] if r["id"] == alert.pk)
     assert row["state"] == "accepted"
     assert row["role"] == "aed"
-    assert board["counts"]["accepted"] == 1
+    assert board["counts"]["accepted"] == 2  # and the one on scene
 
     for step in ("en_route", "aed_collected", "on_scene"):
         assert (
