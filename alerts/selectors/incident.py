@@ -166,6 +166,8 @@ def incident_alert_rows(*, incident_id: int) -> list[dict[str, Any]]:
             "received_at",
             "answered_at",
             "aed_id",
+            "arrival_estimated_at",
+            "role_by_dispatcher",
             aed_name=F("aed__name"),
             first_name=only_if(accepted, F("volunteer__user__first_name")),
             # The number as the stored text (E.164): the model field would parse it.

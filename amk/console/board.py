@@ -29,6 +29,8 @@ from amk.models.incident import Incident, IncidentEvent
 from defibrillators.selectors import aeds_near
 
 BOARD_AED_RADIUS_M = 2000
+# The states in which the dispatcher can change a responder's role (alerts.services.roles).
+ROLE_SETTABLE_STATES = (Alert.State.ACCEPTED, Alert.State.EN_ROUTE)
 WAVE_REQUEST_STATES = (Incident.State.DISPATCHING, Incident.State.ACTIVE)
 
 
@@ -88,6 +90,13 @@ def _board_deliveries(incident_id: int) -> dict[int, list[dict]]:
     return by_alert
 
 
+def _minutes_until(moment: dt.datetime | None, now: dt.datetime) -> int | None:
+    """Whole minutes until an estimated arrival, rounded up; 0 once it is due."""
+    if moment is None:
+        return None
+    return max(0, -(-int((moment - now).total_seconds()) // 60))
+
+
 def _board_alert(
     alert: dict,
     *,
@@ -109,6 +118,10 @@ def _board_alert(
         "accepted": accepted,
         "responding": responding,
         "can_stand_down": is_open and responding,
+        # The dispatcher may give another role to a responder not yet there or with the AED.
+        "can_set_role": is_open and alert["state"] in ROLE_SETTABLE_STATES,
+        "role_by_dispatcher": alert["role_by_dispatcher"],
+        "arrival_min": _minutes_until(alert["arrival_estimated_at"], now) if responding else None,
         "role": alert["role"],
         "role_label": labels["role"].get(alert["role"], alert["role"]) if alert["role"] else "",
         "pool": alert["pool"],
@@ -116,6 +129,7 @@ def _board_alert(
         "wave": alert["wave"],
         "distance_m": alert["distance_m"],
         "aed": alert["aed_name"],
+        "aed_id": alert["aed_id"],
         "updated_at": _iso(alert["updated_at"]),
         "updated_local": _local_time(alert["updated_at"]),
         "deliveries": alert["deliveries"],

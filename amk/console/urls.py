@@ -25,6 +25,11 @@ urlpatterns = [
         views.alert_stand_down,
         name="alert_stand_down",
     ),
+    path(
+        "incidents/<int:incident_id>/alerts/<int:alert_id>/role/",
+        views.alert_role_set,
+        name="alert_role_set",
+    ),
     path("places/", views.place_search_json, name="place_search"),
     # The console's language: Danish unless the user chose otherwise (config.language).
     path("language/", set_language, name="set_language"),

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts.selectors.incident import alert_in_incident
-from alerts.services import standdown
+from alerts.services import roles, standdown
 from alerts.services import waves as alert_waves
 from amk.access import dispatcher_required
 from amk.console.board import incident_board
@@ -235,6 +235,28 @@ def alert_stand_down(request, incident_id: int, alert_id: int):
         messages.error(request, error.message)
     else:
         messages.success(request, _("Responder stood down; a message is on its way to them."))
+    return redirect("amk:incident_detail", incident_id=incident_id)
+
+
+@require_POST
+@dispatcher_required
+def alert_role_set(request, incident_id: int, alert_id: int):
+    """The dispatcher gives a responder another role: straight to the patient or an AED."""
+    if not alert_in_incident(alert_id=alert_id, incident_id=incident_id):
+        raise Http404
+    choice = request.POST.get("role_aed", "")
+    role, _sep, aed = choice.partition(":")
+    if role not in ("cpr", "aed") or (role == "aed") != aed.isdigit():
+        messages.error(request, _("Choose straight to the patient or one of the AEDs."))
+        return redirect("amk:incident_detail", incident_id=incident_id)
+    try:
+        roles.alert_role_set(
+            alert_id=alert_id, role=role, aed_id=int(aed) if aed else None, actor=request.user
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Role changed; the responder is told."))
     return redirect("amk:incident_detail", incident_id=incident_id)
 
 

@@ -93,3 +93,36 @@ def test_a_dispatcher_override_is_kept_and_told(scene):
     assert IncidentEvent.objects.filter(incident=incident, actor=dispatcher, alert=west).exists()
     answers.alert_withdraw(alert_id=near.pk, volunteer=near.volunteer)  # a recompute
     assert roles(west) == [("aed", aed.pk)]
+
+
+def test_the_board_shows_roles_and_arrivals_and_the_dispatcher_changes_a_role(scene, client):
+    from django.contrib.auth.models import Group
+    from django.urls import reverse
+
+    from amk.access import DISPATCHERS_GROUP
+
+    incident, aed, near, east, _west = scene
+    for alert in (near, east):
+        accept(alert)
+    dispatcher = UserFactory(username="disponent")
+    dispatcher.groups.add(Group.objects.get_or_create(name=DISPATCHERS_GROUP)[0])
+    client.force_login(dispatcher)
+
+    page = client.get(reverse("amk:incident_detail", args=[incident.pk])).content.decode()
+    board = client.get(reverse("amk:incident_board", args=[incident.pk])).json()
+    arrivals = {a["id"]: a["arrival_min"] for a in board["alerts"]}
+    # 300 m x 1.3 / 2.3 m/s = 170 s: 3 min; east via the AED: 609 s: 11 min.
+    assert arrivals[near.pk] == 3
+    assert arrivals[east.pk] == 11
+    assert "om ca. 3 min" in page
+    assert "Skift rolle" in page
+
+    url = reverse("amk:alert_role_set", args=[incident.pk, east.pk])
+    assert client.post(url, {"role_aed": "bogus"}).status_code == 302
+    assert roles(east) == [("aed", aed.pk)]  # refused with a message, nothing changed
+    client.post(url, {"role_aed": "cpr"})
+    assert roles(east) == [("cpr", None)]
+    other = reverse("amk:alert_role_set", args=[incident.pk + 1000, east.pk])
+    assert client.post(other, {"role_aed": "cpr"}).status_code == 404
+    client.logout()
+    assert client.post(url, {"role_aed": "cpr"}).status_code == 302  # to the login page

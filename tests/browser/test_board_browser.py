@@ -111,7 +111,9 @@ def test_board_counts_agree_from_create_to_close(live_server, dispatch_worker, b
     # The dispatcher stands Jens down from his row, after confirming.
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
-    page.locator("#responders tr.alert-row", has_text="Jens").locator("button").click()
+    page.locator("#responders tr.alert-row", has_text="Jens").locator(
+        ".stand-down-form button"
+    ).click()
     page.wait_for_load_state()
     expect(page.locator(".message-success")).to_contain_text("afmeldt")
     assert "Jens" in dialogs[0]

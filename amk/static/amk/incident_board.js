@@ -15,6 +15,7 @@
   var refreshMs = parseInt(root.dataset.refreshMs, 10) || 2000;
   var wasOpen = root.dataset.open === "1";
   var standDownUrl = root.dataset.standDownUrl || "";
+  var roleUrl = root.dataset.roleUrl || "";
   var csrfInput = document.querySelector("#actions [name=csrfmiddlewaretoken]");
   var board = JSON.parse(document.getElementById("board-data").textContent);
   // While the first wave is still going out, look again soon rather than in two seconds.
@@ -146,6 +147,28 @@
     ]);
   }
 
+  function arrival(a) {
+    if (a.arrival_min === null || a.arrival_min === undefined) return "–";
+    return a.arrival_min === 0 ? T.arrived : T.arrivalIn.replace("{n}", function () { return a.arrival_min; });
+  }
+
+  // The dispatcher's choice of role: straight to the patient, or one of the AEDs open now.
+  function roleForm(a, aeds) {
+    if (!a.can_set_role || !roleUrl || !csrfInput) return "";
+    var options = [h("option", { value: "cpr", text: T.roleDirect })];
+    aeds.forEach(function (aed) {
+      if (aed.availability !== "available") return;
+      options.push(h("option", { value: "aed:" + aed.id, text: T.roleFetch + ": " + aed.name + " (" + km(aed.distance_m) + ")" }));
+    });
+    var select = h("select", { name: "role_aed", "aria-label": T.setRole }, options);
+    select.value = a.role === "aed" && a.aed_id ? "aed:" + a.aed_id : "cpr";
+    return h("form", { method: "post", class: "role-form", action: roleUrl.replace("/alerts/0/", "/alerts/" + a.id + "/") }, [
+      h("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfInput.value }),
+      select, " ",
+      h("button", { type: "submit", class: "btn btn-plain btn-small", text: T.setRole }),
+    ]);
+  }
+
   // A count in the header filters the list of all alerts to the alerts it counts.
   var filter = null;
   function applyFilter() {
@@ -194,13 +217,16 @@
         h("td", {}, [a.phone ? h("a", { class: "phone", href: "tel:" + a.phone, text: a.phone }) : "–"]),
         h("td", {}, [a.role === "aed"
           ? h("span", { class: "tag tag-amber", text: T.fetch + ": " + (a.aed || "") })
-          : h("span", { class: "tag tag-green", text: a.role_label })]),
+          : h("span", { class: "tag tag-green", text: a.role_label }),
+          a.role_by_dispatcher ? h("span", { class: "muted small", text: " " + T.byDispatcher }) : null,
+          roleForm(a, b.aeds)]),
         h("td", {}, [badge(a.state, a.state_label, "badge-md")]),
+        h("td", { class: "num", text: arrival(a) }),
         h("td", { class: "num", text: km(a.distance_m) }),
         h("td", { class: "muted", text: a.updated_local }),
         h("td", { class: "row-action" }, [standDownForm(a)]),
       ]);
-    }) : [h("tr", {}, [h("td", { colspan: "7", class: "empty", text: T.noResponders })])]);
+    }) : [h("tr", {}, [h("td", { colspan: "8", class: "empty", text: T.noResponders })])]);
 
     replace(document.getElementById("alerts"), b.alerts.length ? b.alerts.map(function (a) {
       return h("tr", { class: "alert-row", "data-alert": a.id, "data-counted": a.counted.join(" ") }, [
