@@ -10,6 +10,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.client_ip import trusted_proxies_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -154,6 +156,14 @@ LOGIN_LOCKOUT_WINDOW_S = env.int("LOGIN_LOCKOUT_WINDOW_S", default=15 * 60)
 # Security: production defaults are strict; local modes run on plain http://127.0.0.1.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_MODE)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies in front of the app (config/client_ip.py): a count, or CIDR networks.
+# Empty: REMOTE_ADDR is the client and X-Forwarded-For is ignored (every throttle, the lock-out).
+try:
+    TRUSTED_PROXIES = trusted_proxies_parse(env.str("TRUSTED_PROXIES", default=""))
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES must be a count (e.g. 1) or CIDR networks (e.g. 10.0.0.0/8): {exc}"
+    ) from exc
 SESSION_COOKIE_SECURE = not LOCAL_MODE
 CSRF_COOKIE_SECURE = not LOCAL_MODE
 SESSION_COOKIE_HTTPONLY = True
