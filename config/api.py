@@ -22,6 +22,11 @@ from config.exceptions import ApplicationError
 CONFLICT_CODES = frozenset(
     {"ended", "expired", "not_open", "out_of_range", "engaged_elsewhere", "exists", "conflict"}
 )
+STATUS_BY_CODE = {
+    **dict.fromkeys(CONFLICT_CODES, status.HTTP_409_CONFLICT),
+    "quota": status.HTTP_429_TOO_MANY_REQUESTS,  # a per-number SMS quota (code_budget)
+    "budget": status.HTTP_503_SERVICE_UNAVAILABLE,  # the global SMS budget is spent
+}
 
 
 def exception_handler(exc, context):
@@ -32,7 +37,7 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         if exc.code == "not_found":
             return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
-        code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else 400
+        code = STATUS_BY_CODE.get(exc.code, 400)
         if exc.field:
             return Response({exc.field: [exc.message]}, status=code)
         return Response({"detail": exc.message}, status=code)
@@ -103,7 +108,9 @@ class LoginIpThrottle(IpThrottle):
 
 
 class PhoneThrottle(_DynamicRateThrottle):
-    """Keyed by the phone number in the request body, normalised to E.164 when it parses.
+    """Keyed by the phone number in the request body (a string or a JSON number), normalised to
+    E.164 when it parses, so ``20123456``, ``"+45 20 12 34 56"`` and ``"+4520123456"`` share one
+    bucket.
 
     The key holds a digest, not the number: no phone numbers in the cache, and no odd
     characters from hostile input in a cache key.
@@ -111,6 +118,8 @@ class PhoneThrottle(_DynamicRateThrottle):
 
     def get_cache_key(self, request, view):
         raw = request.data.get("phone") if hasattr(request.data, "get") else None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)  # a JSON number: the serializer accepts it, so the throttle counts it
         if not isinstance(raw, str) or not raw.strip():
             return None
         try:

@@ -325,6 +325,12 @@ SPECTACULAR_SETTINGS = {
 # Sign-up and location rules for the app.
 OTP_TTL_S = env.int("OTP_TTL_S", default=600)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+# The SMS budget for login codes (volunteers.services.code_budget): where codes may go, how many.
+SMS_CODE_COUNTRIES = env.list("SMS_CODE_COUNTRIES", default=["DK"])
+SMS_CODE_PER_NUMBER_HOUR = env.int("SMS_CODE_PER_NUMBER_HOUR", default=5)
+SMS_CODE_PER_NUMBER_DAY = env.int("SMS_CODE_PER_NUMBER_DAY", default=10)
+SMS_CODE_GLOBAL_PER_HOUR = env.int("SMS_CODE_GLOBAL_PER_HOUR", default=300)
+SMS_CODE_FROM = env.str("SMS_CODE_FROM", default="")  # empty: TWILIO_FROM, the alerts' sender
 VOLUNTEER_TERMS_VERSION = env.str("VOLUNTEER_TERMS_VERSION", default="2025-01")
 VOLUNTEER_LOCATION_CONSENT_VERSION = env.str(
     "VOLUNTEER_LOCATION_CONSENT_VERSION", default="2025-01"
