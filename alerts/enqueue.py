@@ -43,6 +43,13 @@ def deliveries_retry_enqueue(*, delivery_ids: list[int], countdown: int) -> None
     app.send_task(f"{_TASKS}.deliveries_send_task", args=(delivery_ids,), countdown=countdown)
 
 
+def login_code_send_on_commit(*, phone: str) -> None:
+    """Queue a login code's SMS once the budget's record of it is committed."""
+    transaction.on_commit(
+        lambda: app.send_task(f"{_TASKS}.login_code_send_task", args=(phone,)), robust=True
+    )
+
+
 def alerts_sms_fallback_enqueue(*, incident_id: int, countdown: int | None = None) -> None:
     app.send_task(f"{_TASKS}.alerts_sms_fallback_task", args=(incident_id,), countdown=countdown)
 

@@ -8,7 +8,7 @@ Tasks import services; services queue tasks by name through ``alerts.enqueue`` o
 from celery import shared_task
 
 from alerts.enqueue import aed_notices_send_enqueue, deliveries_retry_enqueue
-from alerts.services import aed_notices, deliveries, sweep, waves
+from alerts.services import aed_notices, codes, deliveries, sweep, waves
 from alerts.services.retention import alert_locations_expire
 
 
@@ -71,3 +71,10 @@ def aed_notices_sweep_task() -> int:
 def aed_expiry_reminders_task() -> int:
     """By beat, daily: remind AEDs' contacts ahead of a battery's or pads' expiry."""
     return len(aed_notices.aed_expiry_notices_create())
+
+
+@shared_task(ignore_result=True)
+def login_code_send_task(phone: str) -> None:
+    # Acknowledged on receipt: a code lost with a dying worker is asked for again, one sent
+    # twice costs twice.
+    codes.login_code_send(phone=phone)

@@ -1,4 +1,5 @@
-"""REST API plumbing shared by the apps: error mapping, lean token auth, throttles, schema hooks."""
+"""REST API plumbing shared by the apps: error mapping, lean token auth, throttles (per real
+client address, config.client_ip), schema hooks."""
 
 import hashlib
 
@@ -14,12 +15,18 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from config.client_ip import client_ip
 from config.exceptions import ApplicationError
 
 # ApplicationError codes that mean "the request is fine, the state of things refuses it".
 CONFLICT_CODES = frozenset(
     {"ended", "expired", "not_open", "out_of_range", "engaged_elsewhere", "exists", "conflict"}
 )
+STATUS_BY_CODE = {
+    **dict.fromkeys(CONFLICT_CODES, status.HTTP_409_CONFLICT),
+    "quota": status.HTTP_429_TOO_MANY_REQUESTS,  # a per-number SMS quota (code_budget)
+    "budget": status.HTTP_503_SERVICE_UNAVAILABLE,  # the global SMS budget is spent
+}
 
 
 def exception_handler(exc, context):
@@ -30,7 +37,7 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         if exc.code == "not_found":
             return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
-        code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else 400
+        code = STATUS_BY_CODE.get(exc.code, 400)
         if exc.field:
             return Response({exc.field: [exc.message]}, status=code)
         return Response({"detail": exc.message}, status=code)
@@ -70,6 +77,10 @@ class _DynamicRateThrottle(SimpleRateThrottle):
     def __init__(self):
         pass
 
+    def get_ident(self, request):
+        # Not DRF's: that one takes X-Forwarded-For as sent unless NUM_PROXIES is set.
+        return client_ip(request)
+
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
@@ -82,6 +93,8 @@ class _DynamicRateThrottle(SimpleRateThrottle):
 
 
 class IpThrottle(_DynamicRateThrottle):
+    """Per client address (config.client_ip: X-Forwarded-For only from trusted proxies)."""
+
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
@@ -95,7 +108,9 @@ class LoginIpThrottle(IpThrottle):
 
 
 class PhoneThrottle(_DynamicRateThrottle):
-    """Keyed by the phone number in the request body, normalised to E.164 when it parses.
+    """Keyed by the phone number in the request body (a string or a JSON number), normalised to
+    E.164 when it parses, so ``20123456``, ``"+45 20 12 34 56"`` and ``"+4520123456"`` share one
+    bucket.
 
     The key holds a digest, not the number: no phone numbers in the cache, and no odd
     characters from hostile input in a cache key.
@@ -103,6 +118,8 @@ class PhoneThrottle(_DynamicRateThrottle):
 
     def get_cache_key(self, request, view):
         raw = request.data.get("phone") if hasattr(request.data, "get") else None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)  # a JSON number: the serializer accepts it, so the throttle counts it
         if not isinstance(raw, str) or not raw.strip():
             return None
         try:

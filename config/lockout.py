@@ -1,6 +1,7 @@
 """Login lock-out for the console and the admin.
 
-Failed password logins are counted in the cache per (username, client IP) and per username;
+Failed password logins are counted in the cache per (username, client IP: the real client
+address, config.client_ip) and per username;
 past the limit, ``LockoutModelBackend`` refuses even the right password until the window has
 passed, for the console's login and the admin's alike. The console's login form says so in
 (``LockoutAuthenticationForm``) instead of "wrong password".
@@ -20,6 +21,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
+from config.client_ip import client_ip
+
 logger = logging.getLogger(__name__)
 
 LOCKED_OUT_MESSAGE = _(
@@ -31,7 +34,7 @@ LOCKED_OUT_MESSAGE = _(
 def _client_ip(request) -> str:
     if request is None:
         return "-"
-    return request.META.get("REMOTE_ADDR") or "-"
+    return client_ip(request)
 
 
 def _key(*parts: str) -> str:

@@ -10,6 +10,9 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.beat import beat_schedule
+from config.client_ip import trusted_proxies_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -154,6 +157,13 @@ LOGIN_LOCKOUT_WINDOW_S = env.int("LOGIN_LOCKOUT_WINDOW_S", default=15 * 60)
 # Security: production defaults are strict; local modes run on plain http://127.0.0.1.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_MODE)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies in front of the app (config/client_ip.py): a count, or CIDR networks.
+try:
+    TRUSTED_PROXIES = trusted_proxies_parse(env.str("TRUSTED_PROXIES", default=""))
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES must be a count (e.g. 1) or CIDR networks (e.g. 10.0.0.0/8): {exc}"
+    ) from exc
 SESSION_COOKIE_SECURE = not LOCAL_MODE
 CSRF_COOKIE_SECURE = not LOCAL_MODE
 SESSION_COOKIE_HTTPONLY = True
@@ -234,10 +244,6 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The platform's public address, for provider callbacks (Twilio status) and links in messages.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 
-CELERY_BEAT_SCHEDULE = {
-    "dispatch-sweep": {"task": "alerts.tasks.sweep_task", "schedule": 5.0},
-}
-
 # Channels (alerts/channels): SMS and push backends chosen like Django's email backends. Local
 # modes record messages in the database (alerts.OutboxMessage); production talks to Twilio and
 # FCM, and a missing credential stops manage.py commands and the Celery worker at start-up.
@@ -267,8 +273,6 @@ FCM_TIMEOUT_S = env.float("FCM_TIMEOUT_S", default=5.0)
 
 from datetime import timedelta  # noqa: E402
 
-from celery.schedules import crontab  # noqa: E402
-
 # The mobile REST API (volunteers/apis/, /api/v1/): knox tokens per device, throttles in the
 # Redis cache, errors mapped by config.api.exception_handler, schema by drf-spectacular.
 INSTALLED_APPS += ["knox", "drf_spectacular", "drf_spectacular_sidecar"]
@@ -276,7 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.LeanTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.api.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [],
@@ -290,6 +294,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=64 * 1024)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 KNOX_TOKEN_MODEL = "knox.AuthToken"  # noqa: S105  a model label, not a secret
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=90)),
@@ -318,6 +324,12 @@ SPECTACULAR_SETTINGS = {
 # Sign-up and location rules for the app.
 OTP_TTL_S = env.int("OTP_TTL_S", default=600)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+# The SMS budget for login codes (volunteers.services.code_budget): where codes may go, how many.
+SMS_CODE_COUNTRIES = env.list("SMS_CODE_COUNTRIES", default=["DK"])
+SMS_CODE_PER_NUMBER_HOUR = env.int("SMS_CODE_PER_NUMBER_HOUR", default=5)
+SMS_CODE_PER_NUMBER_DAY = env.int("SMS_CODE_PER_NUMBER_DAY", default=10)
+SMS_CODE_GLOBAL_PER_HOUR = env.int("SMS_CODE_GLOBAL_PER_HOUR", default=300)
+SMS_CODE_FROM = env.str("SMS_CODE_FROM", default="")  # empty: TWILIO_FROM, the alerts' sender
 VOLUNTEER_TERMS_VERSION = env.str("VOLUNTEER_TERMS_VERSION", default="2025-01")
 VOLUNTEER_LOCATION_CONSENT_VERSION = env.str(
     "VOLUNTEER_LOCATION_CONSENT_VERSION", default="2025-01"
@@ -341,20 +353,6 @@ CACHES = {
     }
 }
 
-# Retention of personal data (volunteers/tasks.py, alerts/tasks.py), by Celery beat.
-CELERY_BEAT_SCHEDULE["volunteer-locations-expire"] = {
-    "task": "volunteers.tasks.locations_expire_task",
-    "schedule": 15 * 60.0,
-}
-CELERY_BEAT_SCHEDULE["alert-locations-expire"] = {
-    "task": "alerts.tasks.alert_locations_expire_task",
-    "schedule": 3600.0,
-}
-CELERY_BEAT_SCHEDULE["auth-cleanup"] = {
-    "task": "volunteers.tasks.auth_cleanup_task",
-    "schedule": 3600.0,
-}
-
 # The periodic AED import (defibrillators.tasks, by Celery beat): off unless a source is set, a
 # file path or an http(s) URL with Overpass JSON, GeoJSON or CSV. A run that would drop more than
 # AED_IMPORT_MAX_DROP_SHARE of the source's current AEDs is refused and changes nothing.
@@ -368,19 +366,8 @@ if not 0 <= AED_IMPORT_MAX_DROP_SHARE <= 1:
     raise ImproperlyConfigured("AED_IMPORT_MAX_DROP_SHARE must be from 0 to 1, e.g. 0.2")
 if AED_IMPORT_FORMAT not in {"", "osm-json", "geojson", "csv"}:
     raise ImproperlyConfigured("AED_IMPORT_FORMAT must be osm-json, geojson or csv (or empty)")
-if AED_IMPORT_SOURCE:
-    CELERY_BEAT_SCHEDULE["aed-import"] = {
-        "task": "defibrillators.tasks.aed_import_task",
-        "schedule": float(AED_IMPORT_EVERY_S),
-    }
 
-# The messages to AEDs' contacts (alerts.services.aed_notices): what a lost enqueue left behind
-# is sent by this sweep; the reminders ahead of a battery's or pads' expiry once a day, by day.
-CELERY_BEAT_SCHEDULE["aed-notices-sweep"] = {
-    "task": "alerts.tasks.aed_notices_sweep_task",
-    "schedule": 30.0,
-}
-CELERY_BEAT_SCHEDULE["aed-expiry-reminders"] = {
-    "task": "alerts.tasks.aed_expiry_reminders_task",
-    "schedule": crontab(hour=8, minute=0),  # UTC: 9 or 10 o'clock in Denmark
-}
+# What Celery beat runs, and how often (config/beat.py).
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    aed_import_every_s=AED_IMPORT_EVERY_S if AED_IMPORT_SOURCE else None
+)

@@ -49,6 +49,16 @@ def _flush_broker() -> None:
 
 
 @pytest.fixture
+def codes_sent_inline(monkeypatch):
+    """Login codes are sent inside the request instead of through the queue (API tests that
+    read the code from the outbox; tests/security/test_abuse.py sends them through a worker)."""
+    from alerts import enqueue
+    from alerts.services.codes import login_code_send
+
+    monkeypatch.setattr(enqueue, "login_code_send_on_commit", login_code_send)
+
+
+@pytest.fixture
 def dispatch_worker(transactional_db):
     """A real Celery worker on the real Redis broker, in threads of this process.
 

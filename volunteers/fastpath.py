@@ -14,6 +14,7 @@ Nothing is stored on the way there.
 
 import json
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from knox.crypto import hash_token
@@ -35,6 +36,11 @@ def location_report_fast(request) -> HttpResponse | None:
     """204 when the position was taken (or was older than the stored one); None otherwise."""
     token = _token(request)
     if token is None or request.content_type != "application/json":
+        return None
+    try:  # a large body is left to the API's parser, which refuses it (config.parsers)
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.API_JSON_MAX_BYTES:
+            return None
+    except ValueError:
         return None
     try:
         values = location_reading_plain(json.loads(request.body))

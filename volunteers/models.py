@@ -304,6 +304,21 @@ class PhoneCode(models.Model):
         return f"{self.phone} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
+class CodeSend(models.Model):
+    """A login code accepted for sending, counted by the SMS budget (services.code_budget).
+
+    The number is kept only as a keyed digest; rows older than a day are deleted.
+    """
+
+    phone_digest = models.CharField(_("phone digest"), max_length=64)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("login code sent")
+        verbose_name_plural = _("login codes sent")
+        indexes = [models.Index(fields=["phone_digest", "created_at"], name="codesend_phone_idx")]
+
+
 class Consent(models.Model):
     """A text the volunteer accepted, with its version: the terms, and location processing."""
 

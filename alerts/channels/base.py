@@ -40,6 +40,7 @@ class SmsMessage:
     body: str
     validity_s: int | None = None
     status_callback_url: str | None = None
+    sender: str | None = None  # None: the backend's own (TWILIO_FROM)
 
     def __post_init__(self) -> None:
         if not E164_RE.match(self.to):

@@ -27,6 +27,7 @@ class OutboxSmsBackend(SmsBackend):
             data={
                 "validity_s": message.validity_s,
                 "status_callback_url": message.status_callback_url,
+                **({"sender": message.sender} if message.sender else {}),
             },
             provider_message_id=str(uuid.uuid4()),
         )

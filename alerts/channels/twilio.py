@@ -96,10 +96,11 @@ class TwilioSmsBackend(SmsBackend):
 
     def send(self, message: SmsMessage) -> str:
         kwargs: dict[str, object] = {"to": message.to, "body": message.body}
-        if messaging_service_sid(self.sender):
-            kwargs["messaging_service_sid"] = self.sender
+        sender = message.sender or self.sender
+        if messaging_service_sid(sender):
+            kwargs["messaging_service_sid"] = sender
         else:
-            kwargs["from_"] = self.sender
+            kwargs["from_"] = sender
         if message.validity_s is not None:
             # Real Twilio honours ValidityPeriod only for a Messaging Service sender; it is sent
             # anyway so the limit applies as soon as TWILIO_FROM is a service.

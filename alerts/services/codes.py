@@ -1,10 +1,20 @@
-"""The one-time login code: issued by the volunteers' registry, sent here by SMS."""
+"""The one-time login code: checked against the SMS budget, queued, issued by the volunteers'
+registry and sent by SMS from its own sender (``SMS_CODE_FROM``, by default the alerts' one)."""
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from alerts import enqueue
 from alerts.channels.base import SmsMessage, get_sms_backend
 from volunteers.services.accounts import phone_code_issue
+from volunteers.services.code_budget import code_budget_take, code_destination_validate
+
+
+def login_code_request(*, phone: str) -> None:
+    """Accept a code request (allowed destination, within the budget) and queue the SMS."""
+    code_destination_validate(phone=phone)
+    code_budget_take(phone=phone)
+    enqueue.login_code_send_on_commit(phone=phone)
 
 
 def login_code_send(*, phone: str) -> None:
@@ -15,4 +25,11 @@ def login_code_send(*, phone: str) -> None:
         "code": code,
         "minutes": minutes,
     }
-    get_sms_backend().send(SmsMessage(to=phone, body=body, validity_s=settings.OTP_TTL_S))
+    get_sms_backend().send(
+        SmsMessage(
+            to=phone,
+            body=body,
+            validity_s=settings.OTP_TTL_S,
+            sender=settings.SMS_CODE_FROM or None,
+        )
+    )

@@ -120,7 +120,7 @@ def test_expired_and_used_codes_and_expired_tokens_are_removed_from_the_tables()
 
     result = _run_scheduled("volunteers.tasks.auth_cleanup_task")
 
-    assert result == {"codes": 2, "tokens": 1}
+    assert result == {"codes": 2, "tokens": 1, "code_sends": 0}
     remaining = {pk for (pk,) in _rows("SELECT id FROM volunteers_phonecode")}
     assert remaining == {just_used.pk, live.pk}
     assert expired.pk not in remaining

@@ -31,7 +31,7 @@ TERMS = {"terms_version": "2025-01", "location_consent_version": "2025-01"}
 
 
 @pytest.fixture(autouse=True)
-def _throttles_from_zero(fresh_cache):
+def _throttles_from_zero(fresh_cache, codes_sent_inline):
     """Every test here counts throttles and lock-outs from zero."""
 
 

@@ -11,7 +11,10 @@ from amk.console.board import incident_board
 from amk.services import incidents as amk_services
 from tests.factories import AARHUS_C, DispatchPolicyFactory, UserFactory, point
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_cache", "codes_sent_inline"),
+]
 
 ADDRESS = "Store Torv 1, 8000 Aarhus C"
 

@@ -38,7 +38,7 @@ def test_expired_codes_and_tokens_are_removed():
     expired, _ = AuthToken.objects.create(user=volunteer.user, expiry=dt.timedelta(seconds=-1))
     valid_key = auth_token_create(user=volunteer.user)
 
-    assert tasks.auth_cleanup_task() == {"codes": 1, "tokens": 1}
+    assert tasks.auth_cleanup_task() == {"codes": 1, "tokens": 1, "code_sends": 0}
 
     assert list(PhoneCode.objects.all()) == [live]
     assert not AuthToken.objects.filter(digest=expired.digest).exists()

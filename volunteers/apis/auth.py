@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts.services.codes import login_code_send
+from alerts.services.codes import login_code_request
 from config.api import LoginIpThrottle, LoginPhoneThrottle, OtpIpThrottle, OtpPhoneThrottle
 from volunteers.apis.base import ApiView, errors
 from volunteers.services.accounts import (
@@ -61,13 +61,18 @@ class CodeRequestApi(APIView):
     @extend_schema(
         operation_id="auth_code_request",
         request=InputSerializer,
-        responses={202: OutputSerializer, **errors(400, 429)},
+        responses={202: OutputSerializer, **errors(400, 429, 503)},
         summary="Send a one-time code by SMS (for sign-up or login)",
+        description=(
+            "Codes go only to mobile numbers of the allowed countries (Denmark by default), at "
+            "most a few per number per hour and per day (429), and within a global hourly "
+            "budget (503). The SMS is queued: 202 means accepted, not yet delivered."
+        ),
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        login_code_send(phone=_e164(data.validated_data["phone"]))
+        login_code_request(phone=_e164(data.validated_data["phone"]))
         return Response(
             {"detail": _("A code has been sent by SMS."), "expires_in_s": settings.OTP_TTL_S},
             status=status.HTTP_202_ACCEPTED,

@@ -23,6 +23,7 @@ ERROR_RESPONSES = {
     401: OpenApiResponse(description="Missing or invalid token"),
     404: OpenApiResponse(description="Not found (or not yours)"),
     429: OpenApiResponse(description="Too many requests"),
+    503: OpenApiResponse(description="Temporarily refused (e.g. the SMS budget is spent)"),
 }
 
 

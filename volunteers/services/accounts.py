@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
 from config.exceptions import ApplicationError
-from volunteers.models import MINIMUM_AGE_YEARS, Consent, Device, PhoneCode, Volunteer
+from volunteers.models import MINIMUM_AGE_YEARS, CodeSend, Consent, Device, PhoneCode, Volunteer
+from volunteers.services.code_budget import code_sends_expire, phone_digest
 from volunteers.signals import volunteer_erasing
 
 OTP_DIGITS = 6
@@ -251,15 +252,17 @@ def volunteer_delete(*, volunteer: Volunteer) -> None:
                 content_type=ContentType.objects.get_for_model(model), object_id=str(pk)
             ).delete()
         PhoneCode.objects.filter(phone=phone).delete()
+        CodeSend.objects.filter(phone_digest=phone_digest(phone)).delete()
         volunteer.delete()
         user.delete()
 
 
 def auth_records_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Delete expired or used one-time codes and expired API tokens."""
+    """Delete expired or used one-time codes, expired API tokens and the SMS budget's records
+    older than a day."""
     now = now or timezone.now()
     codes, _rows = PhoneCode.objects.filter(
         Q(expires_at__lt=now) | Q(used_at__lt=now - dt.timedelta(hours=1))
     ).delete()
     tokens, _rows = AuthToken.objects.filter(expiry__lt=now).delete()
-    return {"codes": codes, "tokens": tokens}
+    return {"codes": codes, "tokens": tokens, "code_sends": code_sends_expire(now=now)}
