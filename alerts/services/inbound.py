@@ -17,6 +17,7 @@
 The demo phone (alerts.views) answers through here too, so it shows the same replies.
 """
 
+import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def sms_inbound_handle(*, message_sid: str, from_phone: str, body: str) -> Inbou
         if aed_reply is not None:
             answer = _Answer(Outcome.AED_RETURN, aed_reply)
         elif volunteer is None:
-            answer = _Answer(Outcome.UNKNOWN_SENDER, messages.reply_unknown_sender())
+            answer = _Answer(Outcome.UNKNOWN_SENDER, _unknown_sender_reply(message))
         else:
             answer = _answer(volunteer, sms_read(body))
         message.volunteer = volunteer
@@ -126,6 +127,25 @@ def sms_inbound_handle(*, message_sid: str, from_phone: str, body: str) -> Inbou
         message.reply = answer.reply
         message.save(update_fields=["volunteer", "alert", "outcome", "reply"])
     return message
+
+
+# An unknown number is told once a day at most: each answer is a paid SMS, and a flood of texts
+# from made-up senders must not become a flood of answers.
+UNKNOWN_SENDER_REPLY_EVERY = dt.timedelta(hours=24)
+
+
+def _unknown_sender_reply(message: InboundMessage) -> str:
+    told_recently = (
+        InboundMessage.objects.filter(
+            from_phone=message.from_phone,
+            outcome=Outcome.UNKNOWN_SENDER,
+            received_at__gte=message.received_at - UNKNOWN_SENDER_REPLY_EVERY,
+        )
+        .exclude(pk=message.pk)
+        .exclude(reply="")
+        .exists()
+    )
+    return "" if told_recently else messages.reply_unknown_sender()
 
 
 def demo_sms_send(*, volunteer: Volunteer, body: str) -> InboundMessage:

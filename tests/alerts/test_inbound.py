@@ -385,6 +385,17 @@ def test_an_unknown_sender_is_told_so(client, sender):
     assert InboundMessage.objects.get().outcome == Outcome.UNKNOWN_SENDER
 
 
+def test_an_unknown_sender_is_told_once_a_day_not_for_every_text(client):
+    first = sms_in(client, "+4599999999", "JA")
+    again = [sms_in(client, "+4599999999", "JA") for _ in range(5)]
+    other = sms_in(client, "+4588888888", "JA")
+
+    assert reply(first)
+    assert [reply(r) for r in again] == [None] * 5  # recorded, not answered
+    assert reply(other)
+    assert InboundMessage.objects.filter(outcome=Outcome.UNKNOWN_SENDER).count() == 7
+
+
 def test_answers_are_danish_whatever_the_request_asks_for(client):
     alert = open_alert()
 
