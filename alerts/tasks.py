@@ -9,7 +9,7 @@ from celery import shared_task
 
 from alerts.enqueue import aed_notices_send_enqueue, deliveries_retry_enqueue
 from alerts.services import aed_notices, codes, deliveries, sweep, waves
-from alerts.services.retention import alert_locations_expire
+from alerts.services.retention import alert_locations_expire, inbound_messages_expire
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -48,6 +48,11 @@ def sweep_task() -> None:
 @shared_task
 def alert_locations_expire_task() -> int:
     return alert_locations_expire()
+
+
+@shared_task
+def inbound_messages_expire_task() -> int:
+    return inbound_messages_expire()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -19,6 +19,10 @@ def beat_schedule(*, aed_import_every_s: int | None) -> dict[str, dict]:
             "task": "alerts.tasks.alert_locations_expire_task",
             "schedule": 3600.0,
         },
+        "inbound-messages-expire": {
+            "task": "alerts.tasks.inbound_messages_expire_task",
+            "schedule": 3600.0,
+        },
         "auth-cleanup": {"task": "volunteers.tasks.auth_cleanup_task", "schedule": 3600.0},
         # The messages to AEDs' contacts (alerts.services.aed_notices): what a lost enqueue
         # left behind, and the reminders ahead of a battery's or pads' expiry once a day.
