@@ -38,4 +38,4 @@ USER hjertealarm
 
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--timeout", "30", "--access-logfile", "-"]
+     "--timeout", "30", "--access-logfile", "-", "--logger-class", "config.gunicorn.RedactingLogger"]

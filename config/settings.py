@@ -233,6 +233,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # runserver's request lines (Django's default handler would bypass the filter).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # twilio's HTTP client logs request bodies (numbers, texts) at INFO.
         "twilio.http_client": {"level": "WARNING"},
         "alerts.channels.twilio.http": {"level": "WARNING"},
