@@ -29,6 +29,7 @@ RUN APP_MODE=production \
     SECRET_KEY=build-time-placeholder-not-used-at-run-time \
     DATABASE_URL=postgis://build@localhost:5432/build \
     REDIS_URL=redis://localhost:6379/0 \
+    MAP_TILES='[]' \
     python manage.py collectstatic --noinput --verbosity 0
 
 RUN groupadd --system --gid 10001 hjertealarm \
