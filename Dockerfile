@@ -29,6 +29,7 @@ RUN APP_MODE=production \
     SECRET_KEY=build-time-placeholder-not-used-at-run-time \
     DATABASE_URL=postgis://build@localhost:5432/build \
     REDIS_URL=redis://localhost:6379/0 \
+    MAP_TILES='[]' \
     python manage.py collectstatic --noinput --verbosity 0
 
 RUN groupadd --system --gid 10001 hjertealarm \
@@ -38,4 +39,4 @@ USER hjertealarm
 
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--timeout", "30", "--access-logfile", "-"]
+     "--timeout", "30", "--access-logfile", "-", "--logger-class", "config.gunicorn.RedactingLogger"]

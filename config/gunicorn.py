@@ -2,9 +2,15 @@
 
 gthread keeps client connections alive (sync workers close each one); a few processes use both
 cores, a few threads each overlap the database and Redis round trips. Chosen by bench/.
+The access log (when switched on) goes through RedactingLogger below: no coordinates, phone
+numbers or tokens in a logged URL.
 """
 
 import os
+
+from gunicorn.glogging import Logger
+
+from config.security import redact
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
@@ -13,6 +19,17 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 backlog = 2048
 accesslog = None
+logger_class = "config.gunicorn.RedactingLogger"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with every access-log atom (request line, query string, referer,
+    headers) passed through config.security.redact: no coordinates, phone numbers or tokens in
+    the access log (``--logger-class config.gunicorn.RedactingLogger`` without this file)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {key: redact(v) if isinstance(v, str) else v for key, v in atoms.items()}
 
 
 def post_worker_init(worker):

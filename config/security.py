@@ -5,7 +5,9 @@ lock-out is in config/lockout.py). Nothing here imports models: logging loads it
   same-origin scripts and styles (no inline code); the admin and the API docs, whose
   third-party templates use inline code, get a policy that allows inline but nothing foreign.
 - ``PersonalDataFilter``: a logging filter that masks phone numbers, coordinates and tokens
-  in every log line, whoever logs them (our code, Celery, the twilio and firebase clients).
+  in every log line, whoever logs them (our code, Celery, the twilio and firebase clients,
+  runserver's request lines), and every coordinate query parameter of a URL whatever its
+  precision; ``redact`` also cleans gunicorn's access log (config/gunicorn.py).
 """
 
 from __future__ import annotations
@@ -62,8 +64,31 @@ class ContentSecurityPolicyMiddleware:
 
 # --- Logs without personal data ---------------------------------------------------------------
 
+# Query parameters that carry a position, whatever their precision (?lat=56.15&lon=10.2,
+# bbox=..., the URL-encoded form of a point): a URL in a log line names no place.
+COORDINATE_PARAMETERS = (
+    "lat",
+    "lon",
+    "lng",
+    "long",
+    "latitude",
+    "longitude",
+    "bbox",
+    "point",
+    "location",
+    "position",
+    "near",
+    "center",
+    "centre",
+    "coords",
+    "coordinates",
+)
+
+_COORDINATE_NAMES = "|".join(COORDINATE_PARAMETERS)
+
 _REDACTIONS = [
-    # Authorization headers first, then key=value or "key": "value" pairs.
+    (re.compile(rf"(?i)(?<![\w.\-])((?:{_COORDINATE_NAMES})=)[^&;#\s\"']*"), r"\1[coord]"),
+    # Authorization headers, then key=value or "key": "value" pairs.
     (re.compile(r"(?i)\b(Token|Bearer|Basic)\s+[A-Za-z0-9._\-+/=]{8,}"), r"\1 [redacted]"),
     (
         re.compile(

@@ -1,6 +1,7 @@
 """Settings, all from the environment (12-factor).
 
-APP_MODE selects defaults: ``production`` (the default: every secret must be given),
+APP_MODE selects defaults: ``production`` (the default: every secret must be given, and the
+map tile server too),
 ``demo`` (local run with recording channel backends) or ``test``.
 """
 
@@ -197,24 +198,34 @@ PHONENUMBER_DB_FORMAT = "E164"
 SERVICE_REGION_CODE = env.str("SERVICE_REGION_CODE", default="1082")
 REFERENCE_DATA_DIR = Path(env.str("REFERENCE_DATA_DIR", default=str(BASE_DIR / "data")))
 
+# Map tiles (JSON list of Leaflet layers: [name, URL template, options]). Locally OpenStreetMap's
+# public server; production must name its own (or "[]" for the offline outlines only, which the
+# maps always draw): tile.openstreetmap.org's usage policy rules out production use, and every
+# tile requested around an incident would tell a third party where the patient is.
+_DEMO_TILES = [
+    (
+        "OpenStreetMap",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        {"attribution": "&copy; OpenStreetMap contributors", "maxZoom": 19},
+    )
+]
+if not LOCAL_MODE and not env.str("MAP_TILES", default="").strip():
+    raise ImproperlyConfigured(
+        "MAP_TILES is required in production: a JSON list of Leaflet tile layers from a tile "
+        'server you may use, e.g. [["Kort", "https://tiles.example.org/{z}/{x}/{y}.png", {}]], '
+        "or [] for the offline municipality outlines only (tile.openstreetmap.org is not for "
+        "production use)."
+    )
+MAP_TILES = env.json("MAP_TILES", default=_DEMO_TILES)
+if not isinstance(MAP_TILES, list):
+    raise ImproperlyConfigured("MAP_TILES must be a JSON list of [name, URL, options] layers.")
+
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (56.2, 9.6),
     "DEFAULT_ZOOM": 8,
     "MIN_ZOOM": 5,
     "MAX_ZOOM": 18,
-    "TILES": env.json(
-        "MAP_TILES",
-        default=[
-            (
-                "OpenStreetMap",
-                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                {
-                    "attribution": "&copy; OpenStreetMap contributors",
-                    "maxZoom": 19,
-                },
-            )
-        ],
-    ),
+    "TILES": MAP_TILES,
     "RESET_VIEW": False,
 }
 
@@ -233,6 +244,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # runserver's request lines (Django's default handler would bypass the filter).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # twilio's HTTP client logs request bodies (numbers, texts) at INFO.
         "twilio.http_client": {"level": "WARNING"},
         "alerts.channels.twilio.http": {"level": "WARNING"},

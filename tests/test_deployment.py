@@ -155,6 +155,7 @@ def test_docker_compose_config_is_valid(tmp_path):
                 "POSTGRES_PASSWORD=not-a-real-password",
                 "DATABASE_URL=postgis://hjertealarm:not-a-real-password@db:5432/hjertealarm",
                 "REDIS_URL=redis://redis:6379/0",
+                'MAP_TILES=[["Kort", "https://tiles.example.org/{z}/{x}/{y}.png", {}]]',
             ]
         )
         + "\n"
@@ -184,11 +185,9 @@ def test_docker_compose_config_is_valid(tmp_path):
     assert "POSTGRES_PASSWORD" in result.stderr
 
 
-def test_check_deploy_reports_no_issues(tmp_path):
-    """Production settings as docker-compose.yml gives them pass `check --deploy` cleanly.
-
-    The channel checks need provider credentials: placeholders that are well-formed but fake.
-    """
+def _production_env(tmp_path, **overrides) -> dict:
+    """The environment of production as docker-compose.yml gives it: the channel checks need
+    provider credentials (placeholders, well-formed but fake) and the maps a tile server."""
     from alerts.channels.fcm import SERVICE_ACCOUNT_FIELDS
 
     service_account = tmp_path / "firebase.json"
@@ -213,9 +212,15 @@ def test_check_deploy_reports_no_issues(tmp_path):
         TWILIO_AUTH_TOKEN=secrets.token_hex(16),
         TWILIO_FROM="+4570000000",
         FIREBASE_CREDENTIALS_FILE=str(service_account),
+        MAP_TILES='[["Kort", "https://tiles.example.org/{z}/{x}/{y}.png", {}]]',
     )
+    env.update(overrides)
+    return {key: value for key, value in env.items() if value is not None}
+
+
+def _manage(env: dict, *args: str) -> tuple[int, str]:
     result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -223,6 +228,54 @@ def test_check_deploy_reports_no_issues(tmp_path):
         timeout=120,
         check=False,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_check_deploy_reports_no_issues(tmp_path):
+    """Production settings as docker-compose.yml gives them pass `check --deploy` cleanly."""
+    returncode, output = _manage(
+        _production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING"
+    )
+    assert returncode == 0, output
     assert "System check identified no issues" in output, output
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_production_refuses_to_start_without_map_tiles(tmp_path, value):
+    """No silent default to tile.openstreetmap.org: every process (gunicorn, the worker,
+    manage.py) loads the settings, which name what is missing."""
+    returncode, output = _manage(_production_env(tmp_path, MAP_TILES=value), "check")
+    assert returncode != 0
+    assert "MAP_TILES is required in production" in output
+
+
+def test_production_accepts_no_tiles_and_the_maps_keep_their_outlines(tmp_path, settings):
+    env = _production_env(tmp_path, MAP_TILES="[]")
+    returncode, output = _manage(
+        env, "shell", "-c", "from django.conf import settings; print(settings.LEAFLET_CONFIG)"
+    )
+    assert returncode == 0, output
+    assert "'TILES': []" in output
+
+    from amk.console.views import map_config
+
+    settings.LEAFLET_CONFIG = {**settings.LEAFLET_CONFIG, "TILES": []}
+    config = map_config()
+    assert config["tiles"] == []
+    assert config["outlines"].endswith("geo/kommuner.geojson")
+
+
+def test_production_refuses_map_tiles_that_are_not_a_list(tmp_path):
+    env = _production_env(tmp_path, MAP_TILES='{"url": "https://x"}')
+    returncode, output = _manage(env, "check")
+    assert returncode != 0
+    assert "MAP_TILES must be a JSON list" in output
+
+
+def test_demo_and_test_modes_keep_openstreetmap_and_the_dockerfile_builds_without_tiles(
+    settings,
+):
+    assert (
+        settings.LEAFLET_CONFIG["TILES"][0][1] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    )
+    assert "MAP_TILES='[]'" in DOCKERFILE.read_text()

@@ -48,26 +48,39 @@ def aeds_near(
     return [(aed, round(aed.distance.m), aed_is_available(aed, at)) for aed in aeds]
 
 
+def approximate_distance_m(distance_m: int | None) -> int | None:
+    """A distance as the volunteers see it, rounded to 100 m: exact distances from several
+    accounts would let them triangulate a patient's home (the alert API and the export)."""
+    return None if distance_m is None else int(round(distance_m / 100.0) * 100)
+
+
+def latlon(point: Point | None) -> dict | None:
+    """A point as the volunteers' API shows it: {"lat", "lon"} to 6 decimals (about 0.1 m)."""
+    return {"lat": round(point.y, 6), "lon": round(point.x, 6)} if point is not None else None
+
+
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def volunteer_export(*, volunteer: Volunteer) -> dict:
-    """Everything stored about the volunteer, as JSON-ready data (the right of access)."""
+    """Everything stored about the volunteer, as JSON-ready data (the right of access).
+
+    Shown as the API shows it: distances to incidents rounded to 100 m, and never the
+    volunteer's own position at alert time (with the rounded distance, two or three accounts'
+    positions would give the patient's address; GDPR art. 15(4): the rights of others)."""
     user = volunteer.user
     location = None
     if volunteer.location is not None:
         location = {
-            "lat": volunteer.location.y,
-            "lon": volunteer.location.x,
+            **(latlon(volunteer.location) or {}),
             "accuracy_m": volunteer.location_accuracy_m,
             "measured_at": _iso(volunteer.location_updated_at),
         }
     alerts = []
     for alert in volunteer.alerts.select_related("incident__municipality").defer(
-        "incident__municipality__area"
+        "incident__municipality__area", "volunteer_location"
     ):
-        snapshot = alert.volunteer_location
         alerts.append(
             {
                 "id": alert.pk,
@@ -76,10 +89,7 @@ def volunteer_export(*, volunteer: Volunteer) -> dict:
                 "pool": alert.pool,
                 "state": alert.state,
                 "role": alert.role,
-                "distance_m": alert.distance_m,
-                "your_location_at_alert": (
-                    {"lat": snapshot.y, "lon": snapshot.x} if snapshot is not None else None
-                ),
+                "approximate_distance_m": approximate_distance_m(alert.distance_m),
                 "received_at": _iso(alert.received_at),
                 "answered_at": _iso(alert.answered_at),
             }

@@ -51,10 +51,6 @@ class AlertOutputSerializer(serializers.Serializer):
     )
 
 
-def _approximate(distance_m: int | None) -> int | None:
-    return None if distance_m is None else int(round(distance_m / 100.0) * 100)
-
-
 def _alert(alert: Alert, *, with_assignment: bool = True) -> dict:
     incident = alert.incident
     assignment = None
@@ -79,7 +75,7 @@ def _alert(alert: Alert, *, with_assignment: bool = True) -> dict:
         "id": alert.pk,
         "state": alert.state,
         "created_at": alert.created_at,
-        "approximate_distance_m": _approximate(alert.distance_m),
+        "approximate_distance_m": selectors.approximate_distance_m(alert.distance_m),
         "municipality": incident.municipality.name,
         "incident_open": incident.is_open,
         "received_at": alert.received_at,

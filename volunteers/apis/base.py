@@ -8,7 +8,6 @@ a 404, never its data. Writes go through the services of volunteers and alerts; 
 (ApplicationError) become 400/404/409 in config.api.exception_handler.
 """
 
-from django.contrib.gis.geos import Point
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -17,6 +16,7 @@ from rest_framework.views import APIView
 from config.api import UserScopedThrottle
 from volunteers import selectors
 from volunteers.models import Volunteer
+from volunteers.selectors import latlon as latlon  # the one shape of a point, shared with export
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Invalid input: {field: [reason]} or {detail: reason}"),
@@ -50,10 +50,6 @@ def errors(*codes: int) -> dict:
 class LatLonSerializer(serializers.Serializer):
     lat = serializers.FloatField()
     lon = serializers.FloatField()
-
-
-def latlon(point: Point | None) -> dict | None:
-    return {"lat": round(point.y, 6), "lon": round(point.x, 6)} if point is not None else None
 
 
 class ApiView(APIView):

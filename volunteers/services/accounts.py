@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import unicodedata
 import uuid
 
 from django.conf import settings
@@ -23,6 +24,10 @@ from volunteers.services.code_budget import code_sends_expire, phone_digest
 from volunteers.signals import volunteer_erasing
 
 OTP_DIGITS = 6
+NAME_MAX_LENGTH = 60
+# Besides letters of any script (and their combining accents): spaces, hyphens, apostrophes
+# (straight and typographic) and periods, as in "Anne-Marie", "O'Brien" and "Jr.".
+_NAME_PUNCTUATION = frozenset(" -'’.")
 
 
 def _code_hash(phone: str, code: str) -> str:
@@ -96,6 +101,35 @@ def volunteer_details_validate(
         )
 
 
+def volunteer_name_clean(value: str, *, field: str) -> str:
+    """A first or last name, trimmed: 1-60 letters of any script, spaces, hyphens, apostrophes
+    and periods. Anything else (markup, digits, control characters, emoji, URLs) is refused
+    with the field named, before anything is written."""
+    name = unicodedata.normalize("NFC", value.strip())
+    if not name:
+        raise ApplicationError(_("Enter a name."), field=field, code="blank")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ApplicationError(
+            _("A name can be at most %(n)d characters long.") % {"n": NAME_MAX_LENGTH},
+            field=field,
+            code="max_length",
+        )
+    for char in name:
+        if char in _NAME_PUNCTUATION or unicodedata.category(char)[0] in "LM":
+            continue
+        raise ApplicationError(
+            _(
+                "A name can only contain letters, spaces, hyphens, apostrophes and periods"
+                " (not %(char)s)."
+            )
+            % {"char": repr(char)},
+            field=field,
+        )
+    if not any(unicodedata.category(char)[0] == "L" for char in name):
+        raise ApplicationError(_("A name must contain a letter."), field=field)
+    return name
+
+
 def _consents_validate(terms_version: str, location_consent_version: str) -> None:
     if terms_version != settings.VOLUNTEER_TERMS_VERSION:
         raise ApplicationError(
@@ -123,6 +157,8 @@ def volunteer_sign_up(
     first_aid_course_on: dt.date | None = None,
 ) -> Volunteer:
     """A new hjerteløber, verified by the code sent to their phone, with the consents given."""
+    first_name = volunteer_name_clean(first_name, field="first_name")
+    last_name = volunteer_name_clean(last_name, field="last_name")
     volunteer_details_validate(date_of_birth=date_of_birth, first_aid_course_on=first_aid_course_on)
     _consents_validate(terms_version, location_consent_version)
     phone_code_verify(phone=phone, code=code)
@@ -135,8 +171,8 @@ def volunteer_sign_up(
             )
         user = get_user_model().objects.create_user(
             username=f"volunteer-{uuid.uuid4().hex[:24]}",
-            first_name=first_name.strip(),
-            last_name=last_name.strip(),
+            first_name=first_name,
+            last_name=last_name,
         )
         volunteer = Volunteer.objects.create(
             user=user,
@@ -193,6 +229,10 @@ def volunteer_update(*, volunteer: Volunteer, data: dict) -> Volunteer:
     unknown = set(data) - allowed
     if unknown:
         raise ApplicationError(_("This field cannot be changed."), field=sorted(unknown)[0])
+    data = dict(data)
+    for name in ("first_name", "last_name"):
+        if name in data:
+            data[name] = volunteer_name_clean(data[name], field=name)
     volunteer_details_validate(
         date_of_birth=data.get("date_of_birth"),
         first_aid_course_on=data.get("first_aid_course_on"),
@@ -211,7 +251,7 @@ def volunteer_update(*, volunteer: Volunteer, data: dict) -> Volunteer:
     with transaction.atomic():
         user_fields = [f for f in ("first_name", "last_name") if f in data]
         for name in user_fields:
-            setattr(volunteer.user, name, data[name].strip())
+            setattr(volunteer.user, name, data[name])
         if user_fields:
             volunteer.user.save(update_fields=user_fields)
         volunteer_fields = [f for f in data if f not in user_fields]
