@@ -458,6 +458,19 @@ def test_devices_register_list_replace_delete(volunteer, me):
     assert not volunteer.devices.exists()
 
 
+def test_deleting_a_device_revokes_the_session_that_registered_it(volunteer, me):
+    lost_phone = client_for(volunteer)
+    registered = lost_phone.post(
+        "/api/v1/devices/", {"push_token": "tok-lost", "platform": "android"}, format="json"
+    )
+    assert lost_phone.get("/api/v1/me/").status_code == 200
+
+    assert me.delete(f"/api/v1/devices/{registered.json()['id']}/").status_code == 204
+
+    assert lost_phone.get("/api/v1/me/").status_code == 401
+    assert me.get("/api/v1/me/").status_code == 200  # the other session goes on
+
+
 def test_device_validation(me):
     response = me.post("/api/v1/devices/", {"push_token": "t", "platform": "nokia"}, format="json")
     assert response.status_code == 400

@@ -4,6 +4,7 @@ forgotten."""
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from knox.models import AuthToken
 
 from config.exceptions import ApplicationError
 from volunteers.models import Device, Volunteer
@@ -48,7 +49,14 @@ def device_update(
     return device
 
 
+@transaction.atomic
 def device_delete(*, volunteer: Volunteer, device_id: int) -> None:
-    deleted, _rows = Device.objects.filter(pk=device_id, volunteer=volunteer).delete()
-    if not deleted:
+    """Forget a device and revoke the app session that registered it: a phone removed from the
+    account (lost, sold) can no longer act for the volunteer."""
+    device = Device.objects.select_for_update().filter(pk=device_id, volunteer=volunteer).first()
+    if device is None:
         raise ApplicationError(_("No such device."), code="not_found")
+    auth_token_id = device.auth_token_id
+    device.delete()
+    if auth_token_id is not None:
+        AuthToken.objects.filter(pk=auth_token_id).delete()
