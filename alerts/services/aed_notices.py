@@ -24,7 +24,7 @@ from alerts.channels.base import (
 )
 from alerts.enqueue import aed_notices_send_on_commit
 from alerts.models import AedNotice, AedUse
-from alerts.services.sending import RECONCILE_MARGIN, sending_lease
+from alerts.services.sending import RECONCILE_MARGIN, claim_update_sql, sending_lease
 from defibrillators.models import EXPIRY_WARNING_DAYS, Defibrillator
 
 logger = logging.getLogger(__name__)
@@ -110,26 +110,6 @@ def aed_notices_due(*, limit: int = 500) -> list[int]:
     )
 
 
-_CLAIM_SQL = """
-    UPDATE {notices} AS n SET
-        state = %(sending)s,
-        attempts = n.attempts + 1,
-        outcome_unknown_since = CASE WHEN n.state = %(sending)s
-            THEN COALESCE(n.outcome_unknown_since, n.handed_over_at)
-            ELSE n.outcome_unknown_since END,
-        updated_at = %(now)s
-    WHERE n.id IN (
-        SELECT id FROM {notices}
-        WHERE id = ANY(%(ids)s)
-          AND ((state = %(pending)s AND next_attempt_at <= %(now)s)
-               OR (state = %(sending)s AND updated_at < %(expired)s))
-        ORDER BY id
-        FOR UPDATE
-    )
-    RETURNING n.id
-"""
-
-
 def _claim(notice_ids: list[int]) -> list[AedNotice]:
     """Take due notices for sending, and those whose sender vanished mid-send (as an outcome
     unknown if it had handed the message over). A notice claimed meanwhile by another sender
@@ -137,7 +117,7 @@ def _claim(notice_ids: list[int]) -> list[AedNotice]:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            _CLAIM_SQL.format(notices=connection.ops.quote_name(AedNotice._meta.db_table)),
+            claim_update_sql(connection.ops.quote_name(AedNotice._meta.db_table)),
             {
                 "ids": list(notice_ids),
                 "now": now,

@@ -51,25 +51,33 @@ def sending_lease() -> dt.timedelta:
     return dt.timedelta(seconds=provider_timeout_s + 5)
 
 
-_CLAIM_SQL = """
-    WITH claimed AS (
-        UPDATE {deliveries} AS d SET
+def claim_update_sql(table: str) -> str:
+    """The conditional UPDATE that claims an outbox table's rows for sending, returning their
+    ids: pending ones that are due, and those whose sender vanished mid-send (their lease ran
+    out: from then on an outcome unknown). Rows are locked in id order, so two senders given
+    overlapping batches never deadlock. Parameters: ids, now, expired, pending, sending."""
+    return f"""
+        UPDATE {table} AS o SET
             state = %(sending)s,
-            attempts = d.attempts + 1,
-            outcome_unknown_since = CASE WHEN d.state = %(sending)s
-                THEN COALESCE(d.outcome_unknown_since, d.handed_over_at)
-                ELSE d.outcome_unknown_since END,
+            attempts = o.attempts + 1,
+            outcome_unknown_since = CASE WHEN o.state = %(sending)s
+                THEN COALESCE(o.outcome_unknown_since, o.handed_over_at)
+                ELSE o.outcome_unknown_since END,
             updated_at = %(now)s
-        WHERE d.id IN (
-            SELECT id FROM {deliveries}
+        WHERE o.id IN (
+            SELECT id FROM {table}
             WHERE id = ANY(%(ids)s)
               AND ((state = %(pending)s AND next_attempt_at <= %(now)s)
                    OR (state = %(sending)s AND updated_at < %(expired)s))
             ORDER BY id
             FOR UPDATE
         )
-        RETURNING d.id
-    ), lost AS (
+        RETURNING o.id
+    """  # noqa: S608  the table name is the model's own; values are parameters
+
+
+_CLAIM_SQL = """
+    WITH claimed AS ({claim}), lost AS (
         UPDATE {attempts} SET outcome = %(unknown)s, error = %(lost)s
         WHERE delivery_id IN (SELECT id FROM claimed) AND outcome = %(in_flight)s
     )
@@ -83,15 +91,14 @@ def deliveries_claim(delivery_ids: list[int]) -> tuple[dt.datetime, list[AlertDe
 
     A take-over from a sender that had handed the message over is an outcome unknown: the
     provider may have taken it before the sender lost its worker or its database; its attempt
-    row, still awaiting the provider, says so from here on. Rows are locked in id order, so two
-    senders given overlapping batches never deadlock, and a row another sender claimed
-    meanwhile is re-checked and left to it.
+    row, still awaiting the provider, says so from here on. A row another sender claimed
+    meanwhile is re-checked and left to it (claim_update_sql).
     """
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL.format(
-                deliveries=connection.ops.quote_name(AlertDelivery._meta.db_table),
+                claim=claim_update_sql(connection.ops.quote_name(AlertDelivery._meta.db_table)),
                 attempts=connection.ops.quote_name(AlertDeliveryAttempt._meta.db_table),
             ),
             {
