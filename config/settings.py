@@ -196,6 +196,8 @@ PHONENUMBER_DB_FORMAT = "E164"
 
 # Reference geography: the service region (DAGI region code) and the data files.
 SERVICE_REGION_CODE = env.str("SERVICE_REGION_CODE", default="1082")
+# Incidents on a quay, beach or islet just outside the generalised outlines (amk territory).
+SERVICE_REGION_SHORE_TOLERANCE_M = env.int("SERVICE_REGION_SHORE_TOLERANCE_M", default=1000)
 REFERENCE_DATA_DIR = Path(env.str("REFERENCE_DATA_DIR", default=str(BASE_DIR / "data")))
 
 # Map tiles (JSON list of Leaflet layers: [name, URL template, options]). Locally OpenStreetMap's

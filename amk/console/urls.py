@@ -31,6 +31,7 @@ urlpatterns = [
         name="alert_role_set",
     ),
     path("places/", views.place_search_json, name="place_search"),
+    path("places/check/", views.location_check_json, name="location_check"),
     # The console's language: Danish unless the user chose otherwise (config.language).
     path("language/", set_language, name="set_language"),
 ]
