@@ -1,7 +1,8 @@
 """Admin for the AED registry: the AEDs (expired ones flagged, those in use marked, their return
 confirmed by an action), the runs of the periodic import, and the records alerts keeps about
 AEDs (their uses, the messages to their contacts). The cabinet code is shown on the change form
-only, never listed."""
+only, never listed, and there only to staff with defibrillators.view_cabinet_code (masked
+otherwise, with the raw source tags that may repeat it: config.masking)."""
 
 import datetime as dt
 
@@ -15,9 +16,11 @@ from django.utils.translation import ngettext
 from alerts.models import AedNotice, AedUse
 from alerts.services.aed_uses import aeds_return_by_admin
 from config.geoadmin import GeoAdmin
+from config.masking import MaskedFieldsMixin, mask_code, mask_hidden
 from defibrillators.models import EXPIRY_WARNING_DAYS, AedImportRun, Defibrillator
 
 EXPIRY_WARNING = dt.timedelta(days=EXPIRY_WARNING_DAYS)
+CODE_PERMISSION = "defibrillators.view_cabinet_code"
 CONFIRM_RETURNED = _("Confirm back in place (no longer in use)")
 
 
@@ -85,7 +88,11 @@ class InUseFilter(admin.SimpleListFilter):
 
 
 @admin.register(Defibrillator)
-class DefibrillatorAdmin(GeoAdmin):
+class DefibrillatorAdmin(MaskedFieldsMixin, GeoAdmin):
+    masked_fields = {
+        "cabinet_code": (CODE_PERMISSION, mask_code),
+        "source_tags": (CODE_PERMISSION, mask_hidden),
+    }
     # Never add cabinet_code to list_display, search_fields or list_filter: the changelist is
     # seen by more people than need the code, and a search would reveal it by trial.
     list_display = [

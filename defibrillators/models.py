@@ -121,6 +121,8 @@ class Defibrillator(models.Model):
         verbose_name = _("defibrillator")
         verbose_name_plural = _("defibrillators")
         ordering = ["name"]
+        # Beyond "view": the admin masks the code without it (config.masking).
+        permissions = [("view_cabinet_code", _("Can view AED cabinet codes"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "source_id"], name="defibrillator_unique_source_id"

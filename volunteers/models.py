@@ -197,6 +197,10 @@ class Volunteer(models.Model):
         verbose_name = _("volunteer")
         verbose_name_plural = _("volunteers")
         ordering = ["-created_at"]
+        permissions = [  # beyond "view": the admin masks these without them (config.masking)
+            ("view_phone_number", _("Can view volunteers' phone numbers")),
+            ("view_live_position", _("Can view volunteers' live positions")),
+        ]
         indexes = [
             # The app pool of candidate selection (alerts.selectors.selection) walks it nearest
             # first (KNN `<->` on the location) over only the people the app can alert, and skips
@@ -266,6 +270,7 @@ class Device(models.Model):
         verbose_name = _("device")
         verbose_name_plural = _("devices")
         ordering = ["-last_seen_at"]
+        permissions = [("view_push_token", _("Can view devices' push tokens"))]
         indexes = [
             models.Index(
                 fields=["volunteer"], name="device_active_idx", condition=models.Q(is_active=True)
