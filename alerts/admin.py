@@ -15,7 +15,13 @@ from alerts.models import (
     InboundMessage,
     OutboxMessage,
 )
-from config.masking import MaskedFieldsMixin, mask_phone, mask_recipient, masked_name
+from config.masking import (
+    MaskedFieldsMixin,
+    mask_phone,
+    mask_phones_in,
+    mask_recipient,
+    masked_name,
+)
 
 # The permissions that show a volunteer's phone number and push tokens (volunteers.models).
 PHONE_PERMISSION = "volunteers.view_phone_number"
@@ -103,8 +109,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(MaskedFieldsMixin, admin.TabularInline):
     model = AlertDelivery
+    masked_fields = {"last_error": (PHONE_PERMISSION, mask_phones_in)}
     fields = [
         "channel",
         "kind",
@@ -145,9 +152,10 @@ class AlertAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(MaskedFieldsMixin, admin.TabularInline):
     """Every hand-over of the delivery to its provider, and what came of it."""
 
+    masked_fields = {"error": (PHONE_PERMISSION, mask_phones_in)}
     model = AlertDeliveryAttempt
     fields = [
         "number",
@@ -188,7 +196,8 @@ def _precise(moment) -> str:
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(ReadOnlyAdmin):
+class AlertDeliveryAdmin(MaskedFieldsMixin, ReadOnlyAdmin):
+    masked_fields = {"last_error": (PHONE_PERMISSION, mask_phones_in)}
     list_display = [
         "pk",
         "alert_id",

@@ -8,6 +8,7 @@ field is replaced, wherever the admin would show it (list columns, change and vi
 read-only masked value, and left out of the search (a search by value would reveal it by trial).
 """
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,14 @@ def mask_phone(value: Any) -> str:
         country, national = "", text.lstrip("+")
     groups = max(1, (len(national) - 2) // 2)
     return " ".join([country, *[HIDDEN] * groups, national[-2:]]).strip()
+
+
+E164_IN_TEXT = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def mask_phones_in(value: Any) -> str:
+    """A provider's error names the number it refused ("Invalid 'To' Phone Number: +45…")."""
+    return E164_IN_TEXT.sub(lambda match: mask_phone(match.group()), str(value or ""))
 
 
 def mask_token(value: Any) -> str:

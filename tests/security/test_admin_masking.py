@@ -8,10 +8,11 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from knox.models import AuthToken
 
-from alerts.models import InboundMessage, OutboxMessage
+from alerts.models import AlertDelivery, InboundMessage, OutboxMessage
 from defibrillators.models import Defibrillator
 from tests.factories import (
     AARHUS_C,
+    AlertDeliveryFactory,
     AlertFactory,
     DefibrillatorFactory,
     DeviceFactory,
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.django_db
 PHONE = "+4571234598"
 TOKEN = "fcmTOKENsecret-0123456789abcdefghijklmnopqrstuvwxyz"
 CODE = "Kode-8642"
+AED_CONTACT = "+4522334455"
 # The position as the map widget would write it (GeoJSON coordinates).
 LON, LAT = f"{AARHUS_C[0]}", f"{AARHUS_C[1]}"
 
@@ -35,12 +37,14 @@ VIEW = [
     "defibrillators.view_defibrillator",
     "alerts.view_outboxmessage",
     "alerts.view_inboundmessage",
+    "alerts.view_alertdelivery",
 ]
 SECRETS = [
     "volunteers.view_phone_number",
     "volunteers.view_live_position",
     "volunteers.view_push_token",
     "defibrillators.view_cabinet_code",
+    "defibrillators.view_contact_phone",
 ]
 
 
@@ -59,10 +63,16 @@ def _staff(client, perms: list[str]):
 def records(reference_geography):
     volunteer = VolunteerFactory(phone=PHONE)
     device = DeviceFactory(volunteer=volunteer, push_token=TOKEN)
-    aed = DefibrillatorFactory(cabinet_code=CODE, source_tags={"access:code": CODE})
+    aed = DefibrillatorFactory(
+        cabinet_code=CODE, source_tags={"access:code": CODE}, contact_phone=AED_CONTACT
+    )
+    alert = AlertFactory(volunteer=volunteer)
+    AlertDeliveryFactory(
+        alert=alert, state="failed", last_error=f"21211 Invalid 'To' Phone Number: {PHONE}"
+    )
     Debrief.objects.create(
         volunteer=volunteer,
-        alert=AlertFactory(volunteer=volunteer),
+        alert=alert,
         outcome=Debrief.Outcome.HARD,
         wants_call=True,
     )
@@ -92,6 +102,8 @@ def _pages(records) -> dict[str, str]:
         "outbox_push": url(OutboxMessage, "change", outbox[1].pk),
         "inbound": url(InboundMessage, "changelist"),
         "inbound_one": url(InboundMessage, "change", InboundMessage.objects.get().pk),
+        "deliveries": url(AlertDelivery, "changelist"),
+        "delivery": url(AlertDelivery, "change", AlertDelivery.objects.get().pk),
     }
 
 
@@ -105,7 +117,16 @@ def test_view_permission_alone_shows_masked_values(client, records):
     client = _staff(client, VIEW)
     pages = {name: _html(client, path) for name, path in _pages(records).items()}
 
-    for name in ["volunteers", "volunteer", "debriefs", "outbox", "outbox_sms", "inbound"]:
+    for name in [
+        "volunteers",
+        "volunteer",
+        "debriefs",
+        "outbox",
+        "outbox_sms",
+        "inbound",
+        "deliveries",
+        "delivery",
+    ]:
         assert PHONE not in pages[name], name
         assert "71234598" not in pages[name], name
         assert "+45 •• •• •• 98" in pages[name], name
@@ -119,6 +140,8 @@ def test_view_permission_alone_shows_masked_values(client, records):
     assert "skjult" in pages["volunteer"]  # the position, in Danish
     assert CODE not in pages["aed"]
     assert "••••" in pages["aed"]
+    assert AED_CONTACT not in pages["aed"]
+    assert "+45 •• •• •• 55" in pages["aed"]
 
 
 def test_searching_by_a_hidden_value_finds_nothing(client, records):
@@ -139,13 +162,14 @@ def test_each_permission_shows_its_values(client, records):
     urls = _pages(records)
     pages = {name: _html(client, path) for name, path in urls.items()}
 
-    for name in ["volunteers", "volunteer", "debriefs", "outbox_sms", "inbound", "inbound_one"]:
+    for name in ["volunteers", "volunteer", "debriefs", "outbox_sms", "inbound", "deliveries"]:
         assert PHONE in pages[name], name
     for name in ["volunteer", "devices", "device", "outbox_push"]:
         assert TOKEN in pages[name], name
     assert LON in pages["volunteer"]
     assert LAT in pages["volunteer"]
     assert CODE in pages["aed"]
+    assert AED_CONTACT in pages["aed"]
     # And the searches by value work again.
     assert urls["device"] in _html(client, urls["devices"], q=TOKEN)
     assert urls["volunteer"] in _html(client, urls["volunteers"], q="71 23 45 98")
