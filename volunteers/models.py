@@ -235,7 +235,7 @@ class Volunteer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.user.get_full_name() or str(self.phone)
+        return self.user.get_full_name() or f"#{self.pk}"  # never the number: seen in lists
 
 
 class Device(models.Model):

@@ -214,3 +214,13 @@ def test_the_bulk_delete_of_devices_revokes_each_session(client, records):
     assert response.status_code == 302
     assert not AuthToken.objects.filter(pk__in=[s.pk for s in sessions]).exists()
     assert Device.objects.filter(pk=records["device"].pk).exists()
+
+
+def test_a_volunteer_without_a_name_is_listed_by_number_not_phone(client, records):
+    volunteer = records["volunteer"]
+    volunteer.user.first_name = volunteer.user.last_name = ""
+    volunteer.user.save()
+    client = _staff(client, VIEW)
+    html = _html(client, _pages(records)["devices"])
+    assert PHONE not in html
+    assert f"#{volunteer.pk}" in html
