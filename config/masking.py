@@ -128,11 +128,15 @@ class MaskedFieldsMixin:
             return links
         return self._swap(links, self.hidden_fields(request))
 
+    def _hidden_on_form(self, request, obj) -> set[str]:
+        # An add form has no value to hide: the field stays an input (a required one must).
+        return self.hidden_fields(request) if obj is not None else set()
+
     def get_fields(self, request, obj=None):
-        return self._swap(super().get_fields(request, obj), self.hidden_fields(request))
+        return self._swap(super().get_fields(request, obj), self._hidden_on_form(request, obj))
 
     def get_fieldsets(self, request, obj=None):
-        hidden = self.hidden_fields(request)
+        hidden = self._hidden_on_form(request, obj)
         fieldsets = []
         for name, options in super().get_fieldsets(request, obj):
             swapped = [
@@ -143,7 +147,7 @@ class MaskedFieldsMixin:
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
-        hidden = self.hidden_fields(request)
+        hidden = self._hidden_on_form(request, obj)
         readonly = [f for f in super().get_readonly_fields(request, obj) if f not in hidden]
         return [*readonly, *(masked_name(f) for f in sorted(hidden))]
 

@@ -224,3 +224,9 @@ def test_a_volunteer_without_a_name_is_listed_by_number_not_phone(client, record
     html = _html(client, _pages(records)["devices"])
     assert PHONE not in html
     assert f"#{volunteer.pk}" in html
+
+
+def test_the_add_form_asks_for_the_phone_number_even_without_the_permission(client, records):
+    client = _staff(client, [*VIEW, "volunteers.add_volunteer"])
+    html = _html(client, reverse("admin:volunteers_volunteer_add"))
+    assert 'name="phone"' in html
