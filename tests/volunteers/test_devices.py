@@ -152,3 +152,18 @@ def test_replacing_a_token_with_one_another_account_holds_leaves_that_device(ann
     assert Device.objects.get(pk=annas["id"]).volunteer == anna_volunteer
     assert Device.objects.get(pk=annas["id"]).is_active is True
     assert Device.objects.get(pk=bos["id"]).push_token == TOKEN
+
+
+def test_a_token_fcm_calls_unregistered_silences_every_account_holding_it(
+    anna, incident, fcm_backend_settings, fake_fcm
+):
+    anna_volunteer, anna_app = anna
+    annas = register(anna_app, TOKEN)
+    bos = register(client_for(VolunteerFactory()), TOKEN)
+    fake_fcm.unregistered_tokens.add(TOKEN)
+
+    alert = push_alert(incident, anna_volunteer)
+
+    push = AlertDelivery.objects.get(alert=alert, channel=AlertDelivery.Channel.PUSH)
+    assert push.state == AlertDelivery.State.FAILED
+    assert not Device.objects.filter(pk__in=[annas["id"], bos["id"]], is_active=True).exists()
