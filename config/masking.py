@@ -1,7 +1,8 @@
 """Personal and secret values masked in the admin: a staff member who may view a volunteer or an
-AED sees a volunteer's phone number, live position and push tokens, and an AED's cabinet code, in
-full only with the permission for each (volunteers.view_phone_number, view_live_position,
-view_push_token; defibrillators.view_cabinet_code). Superusers hold every permission.
+AED sees a volunteer's phone number, live position and push tokens, and an AED's cabinet code and
+its contacts' numbers, in full only with the permission for each (volunteers.view_phone_number,
+view_live_position, view_push_token; defibrillators.view_cabinet_code, view_contact_phone).
+Superusers hold every permission.
 
 A ModelAdmin or inline lists the masked fields in ``masked_fields``; without the permission the
 field is replaced, wherever the admin would show it (list columns, change and view forms), by a
