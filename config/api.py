@@ -27,6 +27,7 @@ STATUS_BY_CODE = {
     **dict.fromkeys(CONFLICT_CODES, status.HTTP_409_CONFLICT),
     "quota": status.HTTP_429_TOO_MANY_REQUESTS,  # a per-number SMS quota (code_budget)
     "budget": status.HTTP_503_SERVICE_UNAVAILABLE,  # the global SMS budget is spent
+    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,  # Twilio Verify cannot check a code now
 }
 
 

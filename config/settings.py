@@ -13,6 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
+from config.settings_codes import (  # noqa: F401 (settings)
+    LOGIN_CODE_BACKEND,
+    TWILIO_VERIFY_API_BASE,
+    TWILIO_VERIFY_SERVICE_SID,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -21,6 +21,7 @@ from knox.models import AuthToken
 from config.exceptions import ApplicationError
 from volunteers.models import MINIMUM_AGE_YEARS, CodeSend, Consent, Device, PhoneCode, Volunteer
 from volunteers.services.code_budget import code_sends_expire, phone_digest
+from volunteers.services.code_verify import VERIFY_PREFIX, verification_check, verification_start
 from volunteers.signals import volunteer_erasing
 
 OTP_DIGITS = 6
@@ -50,6 +51,19 @@ def phone_code_issue(*, phone: str) -> str:
     return code
 
 
+def phone_code_issue_verified(*, phone: str) -> None:
+    """Start a Twilio Verify verification for the phone (it sends the code) and keep its row,
+    so our lifetime and attempt limit apply; earlier unused codes for the phone stop working."""
+    sid = verification_start(phone=phone)
+    now = timezone.now()
+    PhoneCode.objects.filter(phone=phone, used_at__isnull=True).update(used_at=now)
+    PhoneCode.objects.create(
+        phone=phone,
+        code_hash=f"{VERIFY_PREFIX}{sid}",
+        expires_at=now + dt.timedelta(seconds=settings.OTP_TTL_S),
+    )
+
+
 def phone_code_verify(*, phone: str, code: str) -> None:
     """Use up the phone's current code if ``code`` matches; every try counts, committed at once."""
     invalid = ApplicationError(_("The code is wrong or has expired."), field="code")
@@ -68,7 +82,10 @@ def phone_code_verify(*, phone: str, code: str) -> None:
         raise ApplicationError(
             _("Too many wrong codes. Ask for a new code."), field="code", code="invalid"
         )
-    if not hmac.compare_digest(current.code_hash, _code_hash(phone, code)):
+    if current.code_hash.startswith(VERIFY_PREFIX):
+        if not verification_check(phone=phone, code=code):
+            raise invalid
+    elif not hmac.compare_digest(current.code_hash, _code_hash(phone, code)):
         raise invalid
     if not PhoneCode.objects.filter(pk=current.pk, used_at__isnull=True).update(used_at=now):
         raise invalid

@@ -1,6 +1,6 @@
 """The admin of user accounts: deleting a user who is a volunteer erases the account as the
 app's own deletion does (volunteers.services.accounts.volunteer_delete), not only the rows a
-cascade would reach. Registered from volunteers/admin.py."""
+cascade would reach. Registered from volunteers/admin/__init__.py."""
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
