@@ -133,13 +133,13 @@ class VolunteerAdmin(MaskedFieldsMixin, PhoneSearchMixin, GeoAdmin):
 
     def delete_model(self, request, obj):
         """Erase the account, as the app's own deletion does (not only the volunteer row)."""
-        volunteer_delete(volunteer=obj)
+        volunteer_delete(volunteer=obj, erased_by=request.user)
 
     def delete_queryset(self, request, queryset):
         """The bulk action: each selected account erased, all of them or none."""
         with transaction.atomic():
             for volunteer in queryset.select_related("user"):
-                volunteer_delete(volunteer=volunteer)
+                volunteer_delete(volunteer=volunteer, erased_by=request.user)
 
 
 @admin.register(Device)

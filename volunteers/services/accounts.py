@@ -9,8 +9,9 @@ import unicodedata
 import uuid
 
 from django.conf import settings
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F, Q
@@ -286,15 +287,16 @@ def auth_token_revoke(*, auth_token) -> None:
     auth_token.delete()
 
 
-def volunteer_delete(*, volunteer: Volunteer) -> None:
+def volunteer_delete(*, volunteer: Volunteer, erased_by: User | None = None) -> None:
     """Erase the account: the person, devices, tokens, consents, debriefs and codes go; alerts
     stay for the statistics without identity (Alert.volunteer is SET_NULL) or position.
 
     Copies of the number, name and push token elsewhere go too: the apps above scrub theirs on
     ``volunteer_erasing``, sent inside the transaction before anything is deleted (alerts: the
     position snapshots, provider errors on the deliveries, the recorded outbox messages), and
-    the admin's change log goes here (it names the person). tests/security/test_privacy.py
-    searches every text column of every table afterwards."""
+    the admin's change log goes here (it names the person). An erasure by an administrator
+    (``erased_by``) leaves one entry naming who erased which account number, and nothing of the
+    person. tests/security/test_privacy.py searches every text column of every table afterwards."""
     phone = str(volunteer.phone)
     with transaction.atomic():
         tokens = list(
@@ -310,8 +312,18 @@ def volunteer_delete(*, volunteer: Volunteer) -> None:
             ).delete()
         PhoneCode.objects.filter(phone=phone).delete()
         CodeSend.objects.filter(phone_digest=phone_digest(phone)).delete()
+        volunteer_id = volunteer.pk
         volunteer.delete()
         user.delete()
+        if erased_by is not None:
+            LogEntry.objects.create(
+                user=erased_by,
+                content_type=ContentType.objects.get_for_model(Volunteer),
+                object_id=str(volunteer_id),
+                object_repr=f"#{volunteer_id}",
+                action_flag=DELETION,
+                change_message=_("Account erased"),
+            )
 
 
 def auth_records_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
