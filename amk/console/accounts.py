@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from amk.console.sessions import idle_remaining_s, session_touch
+from amk.console.sessions import TIMEOUT_REASON_KEY, idle_remaining_s, session_touch
 from amk.models.accounts import LoginEvent
 from amk.services import accounts
 from config.lockout import LockoutAuthenticationForm
@@ -67,7 +67,10 @@ class ConsoleLoginView(LoginView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["timeout_reason"] = TIMEOUT_REASONS.get(self.request.GET.get("reason", ""))
+        reason = self.request.session.pop(TIMEOUT_REASON_KEY, "")
+        context["timeout_reason"] = TIMEOUT_REASONS.get(
+            reason or self.request.GET.get("reason", "")
+        )
         return context
 
 

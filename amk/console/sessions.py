@@ -24,6 +24,7 @@ from amk.models.accounts import LoginEvent
 from amk.services import accounts
 
 POLL_HEADER = "X-Console-Poll"
+TIMEOUT_REASON_KEY = "hja_timeout_reason"
 # The idle clock is written at most this often (a session save per request is waste).
 ACTIVE_GRANULARITY_S = 30
 # Reachable between the password and the code.
@@ -82,6 +83,8 @@ class SessionTimeoutMiddleware:
         )
         request.session_timed_out = True
         logout(request)
+        # Whichever request notices first (a poll, the page), the login page says why.
+        request.session[TIMEOUT_REASON_KEY] = reason
         login_url = reverse("login") + "?" + urlencode({"reason": reason})
         if is_poll(request) or request.headers.get("Accept", "").startswith("application/json"):
             return JsonResponse(

@@ -20,7 +20,7 @@
     var s = Math.max(0, Math.ceil(ms / 1000));
     return Math.floor(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
   }
-  function gone() { window.location.reload(); }
+  function gone() { window.location.reload(); }  // the server sends the login page, saying why
   function hide() {
     box.hidden = true;
     if (ticker) { window.clearInterval(ticker); ticker = null; }
