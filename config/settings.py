@@ -20,6 +20,7 @@ from config.settings_accounts import (  # noqa: F401
     LOGIN_LOCKOUT_FAILURES,
     LOGIN_LOCKOUT_FAILURES_PER_USER,
     LOGIN_LOCKOUT_WINDOW_S,
+    OTP_ADMIN_HIDE_SENSITIVE_DATA,
     OTP_REQUIRED,
     OTP_TOTP_ISSUER,
     SESSION_COOKIE_AGE,
@@ -83,7 +84,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    # Idle and shift time-outs, then the second factor (amk.console.sessions).
     "amk.console.sessions.SessionTimeoutMiddleware",
     "amk.console.sessions.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

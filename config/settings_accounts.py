@@ -36,8 +36,11 @@ DISPATCH_NETWORKS = _networks or ()
 # console's login (the admin's login is the same page).
 OTP_REQUIRED = env.bool("OTP_REQUIRED", default=not _LOCAL)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Hjertealarm")
+# The admin lists devices (to delete a lost phone's) but never shows their secret keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
-# Sessions of the console and the admin (amk.console.sessions): logged out after
+# Sessions of the console and the admin (amk.console.sessions, after django-otp's middleware in
+# MIDDLEWARE, then the second factor's gate): logged out after
 # SESSION_IDLE_TIMEOUT_S without a request from the user (the board's polling does not count)
 # and SESSION_MAX_AGE_S after the login whatever happens (one shift). The board warns
 # SESSION_IDLE_WARNING_S ahead.

@@ -243,3 +243,14 @@ def test_console_pages_carry_the_idle_warning(client, settings):
     assert 'id="session-warning"' in html
     assert f'data-warning-s="{settings.SESSION_IDLE_WARNING_S}"' in html
     assert "Bliv logget ind" in html
+
+
+def test_the_admin_lists_devices_without_their_keys(client):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    device = TOTPDevice.objects.create(user=admin, name="phone", confirmed=True)
+    client.force_login(admin)
+    page = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert device.key not in html
+    assert accounts.totp_secret_base32(device).replace(" ", "") not in html
