@@ -9,7 +9,7 @@ import segno
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -47,7 +47,7 @@ def login_event_record(
     *,
     outcome: str,
     request: HttpRequest | None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     username: str = "",
 ) -> LoginEvent:
     """One line of the login audit, with the real client address (config.client_ip)."""
@@ -83,12 +83,12 @@ def second_factor_required(user: AbstractBaseUser) -> bool:
     return bool(getattr(user, "is_staff", False)) or user_is_dispatcher(user)
 
 
-def totp_device_confirmed(user: AbstractBaseUser) -> TOTPDevice | None:
+def totp_device_confirmed(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
 @transaction.atomic
-def totp_device_for_enrolment(user: AbstractBaseUser) -> TOTPDevice:
+def totp_device_for_enrolment(user: User) -> TOTPDevice:
     """The user's unconfirmed device, made once, so a reload shows the same secret."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if device is None:
