@@ -4,7 +4,7 @@ and without it the dispatcher lands on the login page, told why."""
 
 import pytest
 
-from tests.browser.conftest import log_in, make_dispatcher, shot
+from tests.browser.conftest import PASSWORD, log_in, make_dispatcher, shot
 
 pytestmark = [pytest.mark.browser]
 
@@ -33,3 +33,29 @@ def test_the_idle_warning_keeps_or_ends_the_session(live_server, browser_page, s
     expect(page.locator("#timeout-reason")).to_contain_text("uden aktivitet")
     page.goto(f"{live_server.url}/console/")
     expect(page.locator("#id_username")).to_be_visible()  # logged out for real
+
+
+def test_a_dispatcher_enrols_an_authenticator_and_logs_in_with_a_code(
+    live_server, browser_page, settings
+):
+    import base64
+
+    from django_otp.oath import TOTP
+    from playwright.sync_api import expect
+
+    settings.OTP_REQUIRED = True
+    page = browser_page
+    make_dispatcher()
+    page.goto(f"{live_server.url}/console/")
+    page.fill("#id_username", "disponent")
+    page.fill("#id_password", PASSWORD)
+    page.click(".login-card button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/login/code/new/**")
+    expect(page.locator("#otp-qr svg")).to_be_visible()  # drawn on our page, not fetched
+    shot(page, "otp_enrol")
+    secret = page.locator("#otp-secret").inner_text().replace(" ", "")
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    page.fill("#id_token", f"{TOTP(key).token():06d}")
+    page.click(".login-card button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/console/")
+    expect(page.locator(".userbox")).to_be_visible()
