@@ -254,3 +254,10 @@ def test_the_admin_lists_devices_without_their_keys(client):
     html = page.content.decode()
     assert device.key not in html
     assert accounts.totp_secret_base32(device).replace(" ", "") not in html
+
+
+def test_a_dispatcher_who_opens_the_admin_gets_403_not_a_login_loop(client):
+    client.force_login(DispatcherFactory(username="vagt"))
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert [url for url, _status in response.redirect_chain] == ["/admin/login/?next=/admin/"]
