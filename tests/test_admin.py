@@ -457,9 +457,9 @@ def test_admin_footer_and_header(superuser_client):
     html = superuser_client.get(reverse("admin:index")).content.decode()
     assert f'href="{reverse("about")}"' in html
     assert "Hjertealarm – administration" in html
-    # The login page too, for people who are not logged in yet.
+    # The login page too (the console's, where the admin's sends), for people not logged in yet.
     superuser_client.logout()
-    html = superuser_client.get(reverse("admin:login")).content.decode()
+    html = superuser_client.get(reverse("admin:login"), follow=True).content.decode()
     assert f'href="{reverse("about")}"' in html
 
 
