@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
+
 # Settings by topic, each module reading its own environment variables (Django reads the
 # upper-case names): config/settings_<topic>.py.
 from config.settings_accounts import *  # noqa: F403
