@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'address street',
                 'verbose_name_plural': 'address streets',
-                'indexes': [django.contrib.postgres.indexes.GinIndex(fields=['search_text'], name='address_street_trgm', opclasses=['gin_trgm_ops'])],
+                'indexes': [django.contrib.postgres.indexes.GinIndex(fields=['search_text'], name='address_street_trgm', opclasses=['gin_trgm_ops']), models.Index(fields=['postcode'], name='address_street_postcode')],
                 'constraints': [models.UniqueConstraint(fields=('street_name', 'postcode'), name='address_street_unique')],
             },
         ),

@@ -90,6 +90,8 @@ class AddressStreet(models.Model):
             GinIndex(
                 fields=["search_text"], name="address_street_trgm", opclasses=["gin_trgm_ops"]
             ),
+            # A typed postcode narrows the streets to a few dozen before any similarity.
+            models.Index(fields=["postcode"], name="address_street_postcode"),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import connection
+from django.db import connection, transaction
 
 from amk.models.addresses import AccessAddress, AddressStreet, address_label
 from amk.models.territory import Municipality
@@ -80,7 +80,8 @@ def address_query_parse(text: str) -> AddressQuery:
             house_number += token  # "12 b"
         else:
             words.append(token)
-    return AddressQuery(" ".join(words), house_number, postcode)
+    # DAR writes the letter of a house number in upper case: "12B".
+    return AddressQuery(" ".join(words), house_number and house_number.upper(), postcode)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,11 @@ def address_search_local(*, query: str, limit: int = 10) -> list[LocationMatch]:
         "number": parsed.house_number or "",
         "number_prefix": (parsed.house_number or "").replace("%", "") + "%",
     }
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # word_similarity costs far more per row than the planner assumes: left to itself it
+        # scans every street (100 ms at 8,500 streets on a busy machine) instead of the GIN
+        # trigram index or the postcode index (under 1 ms). For this transaction only.
+        cursor.execute("SET LOCAL enable_seqscan = off")
         if parsed.house_number:
             cursor.execute(_ADDRESSES_SQL, params)
             rows = cursor.fetchall()
