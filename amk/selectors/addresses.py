@@ -97,23 +97,34 @@ class LocationMatch:
     synthetic: bool = False
 
 
+_MUNICIPALITIES = Municipality._meta.db_table
+
 # Streets whose normalised text holds the typed words (pg_trgm word similarity over the GIN
 # index, threshold pg_trgm.word_similarity_threshold, 0.6 by default), best first.
 _STREETS_SQL = f"""
     SELECT s.street_name, s.postcode, s.postcode_name, s.municipality_code,
-           ST_X(s.point::geometry), ST_Y(s.point::geometry), s.synthetic,
-           word_similarity(%(words)s, s.search_text) AS score
+           ST_X(s.point::geometry) AS lon, ST_Y(s.point::geometry) AS lat, s.synthetic,
+           word_similarity(%(words)s, s.search_text) AS score, s.address_count
     FROM {AddressStreet._meta.db_table} s
     WHERE %(words)s <%% s.search_text AND (%(postcode)s::text IS NULL OR s.postcode = %(postcode)s)
     ORDER BY score DESC, s.address_count DESC, s.street_name, s.postcode
     LIMIT %(streets)s
 """  # noqa: S608  identifiers are constants; values are parameters
 
+# The streets found, with their municipality's name and region (one round trip).
+_STREET_ROWS_SQL = f"""
+    WITH streets AS ({_STREETS_SQL})
+    SELECT st.street_name, '', '', st.postcode, st.postcode_name, m.name, m.region_id,
+           st.lon, st.lat, st.synthetic
+    FROM streets st LEFT JOIN {_MUNICIPALITIES} m ON m.code = st.municipality_code
+    ORDER BY st.score DESC, st.address_count DESC, st.street_name, st.postcode
+"""  # noqa: S608  identifiers are constants; values are parameters
+
 # The addresses with the typed house number (or one starting with it) on the streets found.
 _ADDRESSES_SQL = f"""
     WITH streets AS ({_STREETS_SQL})
     SELECT a.street_name, a.house_number, a.supplementary_town, a.postcode, a.postcode_name,
-           a.municipality_code, ST_X(a.point::geometry), ST_Y(a.point::geometry), a.synthetic
+           m.name, m.region_id, ST_X(a.point::geometry), ST_Y(a.point::geometry), a.synthetic
     FROM streets st
     CROSS JOIN LATERAL (
         SELECT * FROM {AccessAddress._meta.db_table} a
@@ -122,6 +133,7 @@ _ADDRESSES_SQL = f"""
         ORDER BY a.house_number = %(number)s DESC, length(a.house_number), a.house_number
         LIMIT %(limit)s
     ) a
+    LEFT JOIN {_MUNICIPALITIES} m ON m.code = a.municipality_code
     ORDER BY st.score DESC, a.house_number = %(number)s DESC, length(a.house_number),
              a.house_number, st.street_name, st.postcode
     LIMIT %(limit)s
@@ -140,12 +152,8 @@ def _municipalities(codes: set[str]) -> dict[str, tuple[str, bool]]:
     return {code: (name, region == settings.SERVICE_REGION_CODE) for code, name, region in rows}
 
 
-def address_search_local(*, query: str, limit: int = 10) -> list[LocationMatch]:
-    """Addresses (when a house number is typed) or streets from the local register."""
-    parsed = address_query_parse(query)
-    if not parsed.words:
-        return []
-    params = {
+def address_search_params(parsed: AddressQuery, limit: int) -> dict:
+    return {
         "words": parsed.words,
         "postcode": parsed.postcode,
         "streets": limit,
@@ -153,32 +161,34 @@ def address_search_local(*, query: str, limit: int = 10) -> list[LocationMatch]:
         "number": parsed.house_number or "",
         "number_prefix": (parsed.house_number or "").replace("%", "") + "%",
     }
+
+
+# word_similarity costs far more per row than the planner assumes: left to itself it scans
+# every street (100 ms at 8,500 streets on a busy machine) instead of the GIN trigram index or
+# the postcode index (under 1 ms). Set for the search's own transaction only.
+PLANNER_SETTING_SQL = "SET LOCAL enable_seqscan = off"
+
+
+def address_search_local(*, query: str, limit: int = 10) -> list[LocationMatch]:
+    """Addresses (when a house number is typed) or streets from the local register."""
+    parsed = address_query_parse(query)
+    if not parsed.words:
+        return []
+    params = address_search_params(parsed, limit)
     with transaction.atomic(), connection.cursor() as cursor:
-        # word_similarity costs far more per row than the planner assumes: left to itself it
-        # scans every street (100 ms at 8,500 streets on a busy machine) instead of the GIN
-        # trigram index or the postcode index (under 1 ms). For this transaction only.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        if parsed.house_number:
-            cursor.execute(_ADDRESSES_SQL, params)
-            rows = cursor.fetchall()
-        else:
-            cursor.execute(_STREETS_SQL, params)
-            rows = [
-                (street, "", "", postcode, name, code, x, y, synthetic)
-                for street, postcode, name, code, x, y, synthetic, _score in cursor.fetchall()
-            ]
-    municipalities = _municipalities({row[5] for row in rows if row[5]})
+        cursor.execute(PLANNER_SETTING_SQL)
+        cursor.execute(_ADDRESSES_SQL if parsed.house_number else _STREET_ROWS_SQL, params)
+        rows = cursor.fetchall()
     matches = []
-    for street, number, town, postcode, name, code, x, y, synthetic in rows:
-        municipality, in_region = municipalities.get(code, ("", False))
+    for street, number, town, postcode, name, municipality, region, x, y, synthetic in rows:
         label = address_label(street, number, town, postcode, name)
         matches.append(
             LocationMatch(
                 kind="address" if number else "street",
                 label=label,
                 point=Point(x, y, srid=4326),
-                municipality=municipality,
-                in_service_region=in_region,
+                municipality=municipality or "",
+                in_service_region=region == settings.SERVICE_REGION_CODE,
                 address=label if number else "",
                 synthetic=synthetic,
             )
