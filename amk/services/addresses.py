@@ -189,14 +189,14 @@ def address_row(record: dict, names: AddressNames) -> AddressRow | str:
         return "postnr is not four digits"
     if (lon is None or lat is None) and (east is None or north is None):
         return "no coordinates (x/y, adgangspunkt or etrs89koordinat)"
-    status = record.get("status")
+    status = text_of(record.get("status"))
     if street_code and municipality:
         names.streets[(municipality, street_code)] = street
     if postcode_name:
         names.postcodes[postcode] = postcode_name
     return AddressRow(
         address_id,
-        int(status) if str(status).isdigit() else 1,
+        int(status) if status.isdigit() else 1,
         municipality,
         street_code,
         street[:80],
