@@ -79,7 +79,14 @@
   var seq = 0;
 
   var addressField = document.getElementById("id_address");
+  var filledAddress = null;  // what the search last wrote into the address field
   var fallback = false;
+
+  // A new place or street makes an address the search filled in stale; a typed one stays.
+  function clearFilledAddress() {
+    if (addressField && filledAddress !== null && addressField.value === filledAddress) addressField.value = "";
+    filledAddress = null;
+  }
 
   function note(text, className) {
     var li = document.createElement("li");
@@ -143,11 +150,17 @@
       q.focus();
       q.setSelectionRange(street.length + 1, street.length + 1);
       setPoint(r.lat, r.lon, { zoom: 16 });
+      clearFilledAddress();
       search();
       return;
     }
     setPoint(r.lat, r.lon, { zoom: r.kind === "address" ? 17 : r.kind === "postcode" ? 13 : 14 });
-    if (r.kind === "address" && addressField) addressField.value = r.address;
+    if (r.kind === "address" && addressField) {
+      addressField.value = r.address;
+      filledAddress = r.address;
+    } else {
+      clearFilledAddress();
+    }
     q.value = r.label;
     list.hidden = true;
   }
