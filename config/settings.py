@@ -13,11 +13,10 @@ from django.utils.translation import gettext_lazy as _
 
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
-from config.settings_addresses import (  # settings, read through django.conf
-    ADDRESS_SEARCH_BACKEND,  # noqa: F401
-    ADDRESS_SEARCH_TIMEOUT_S,  # noqa: F401
-    DAWA_COMPATIBLE_BASE_URL,  # noqa: F401
-)
+
+# Settings by topic, each module reading its own environment variables (Django reads the
+# upper-case names): config/settings_<topic>.py.
+from config.settings_addresses import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -2,6 +2,9 @@
 against a local fake service (tests/fakes/dawa_server.py)."""
 
 import atexit
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +128,27 @@ def test_dawa_backend_failing_falls_back_to_the_local_register(
     data = _search(console, "Hack Kampmanns Plads 2")
     assert data["addresses_fallback"] is True
     assert data["results"][0]["label"] == HACK_KAMPMANNS
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ADDRESS_SEARCH_BACKEND": "dawa"}, "needs DAWA_COMPATIBLE_BASE_URL"),
+        ({"ADDRESS_SEARCH_BACKEND": "dawa", "DAWA_COMPATIBLE_BASE_URL": "ftp://x"}, "http(s)"),
+        ({"ADDRESS_SEARCH_BACKEND": "google"}, "must be local or dawa"),
+    ],
+)
+def test_a_misconfigured_address_backend_stops_start_up(overrides, message):
+    env = {**os.environ, "APP_MODE": "test", **overrides}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
