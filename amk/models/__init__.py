@@ -1,6 +1,6 @@
 """amk's models for Django's app registry. Import from the submodules: ``amk.models.territory``
 and ``amk.models.addresses`` (reference geography, below the registries),
-``amk.models.incident`` (the incident core) and ``amk.models.accounts`` (the dispatchers' logins)."""
+``amk.models.incident`` (the incident core) and ``amk.models.accounts`` (dispatcher logins)."""
 
 from amk.models.accounts import LoginEvent
 from amk.models.addresses import (
