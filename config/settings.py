@@ -13,6 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
+from config.settings_simulation import (  # noqa: F401  the policy simulator's
+    SIMULATION_EMS_BY_MUNICIPALITY,
+    SIMULATION_EMS_IQR_S,
+    SIMULATION_EMS_MEDIAN_S,
+    SIMULATION_INCIDENTS_PER_YEAR,
+    SIMULATION_PAGE_MAX_INCIDENTS,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
