@@ -100,9 +100,10 @@ def run_policies(
         ).mean()
     )
     result = RunResult(ems_only_survival=round(ems_only, 4), incidents=n)
+    reference: np.ndarray | None = None
     for key, policy in policies.items():
         outcome = simulate(policy, hood, draws, behaviour=behaviour, clinical=clinical)
-        result.figures[key] = _figures(
+        figures = _figures(
             outcome,
             policy,
             region=region,
@@ -110,6 +111,12 @@ def run_policies(
             ems_only=ems_only,
             k=k,
         )
+        # Against the first policy, incident by incident (the same draws): a paired difference.
+        reference = outcome.survival if reference is None else reference
+        diff = outcome.survival - reference
+        figures["survival_diff_vs_first"] = round(float(diff.mean()), 5)
+        figures["survival_diff_ci95"] = round(float(1.96 * diff.std() / np.sqrt(max(n, 1))), 5)
+        result.figures[key] = figures
         minutes = outcome.first_arrival_s / 60
         result.curves[key] = [round(float((minutes <= m).mean()), 4) for m in CURVE_MINUTES]
     result.runtime_s = round(time.perf_counter() - started, 3)
