@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from amk.console import views
+from amk.console import simulation, views
 
 app_name = "amk"
 
@@ -31,6 +31,7 @@ urlpatterns = [
         name="alert_role_set",
     ),
     path("places/", views.place_search_json, name="place_search"),
+    path("simulation/", simulation.policy_simulation, name="policy_simulation"),
     # The console's language: Danish unless the user chose otherwise (config.language).
     path("language/", set_language, name="set_language"),
 ]
