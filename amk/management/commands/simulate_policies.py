@@ -2,10 +2,10 @@
 
 import json
 import shlex
-import sys
 from pathlib import Path
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils import translation
 
 from alerts.models import DispatchPolicy
 from amk.insight.simulation.inputs import behaviour_fitted, ems_configured, region_load
@@ -41,6 +41,11 @@ class Command(ReportingCommand):
         )
 
     def run(self, **options) -> None:
+        # The report is documentation: in English, as the docs are.
+        with translation.override("en"):
+            self._run(**options)
+
+    def _run(self, **options) -> None:
         if not 1 <= options["incidents"] <= 1_000_000:
             raise CommandError("--incidents must be from 1 to 1,000,000")
         policies = presets()
@@ -83,7 +88,12 @@ class Command(ReportingCommand):
         )
         for name, svg in charts(result.figures, result.curves).items():
             (out / name).write_text(svg, encoding="utf-8")
-        command = "manage.py " + shlex.join(["simulate_policies", *sys.argv[2:]])
+        args = ["--incidents", str(options["incidents"]), "--out", str(out)]
+        if options["source"] != "auto":
+            args += ["--source", options["source"]]
+        if options["seed"] != 16:
+            args += ["--seed", str(options["seed"])]
+        command = "python manage.py " + shlex.join(["simulate_policies", *args])
         (out / "simulation.md").write_text(report_markdown(data, command=command), encoding="utf-8")
         verdict = "passed" if data["validation"]["passed"] else "FAILED"
         supported = result.figures[data["supported_policy"]]["name"]
