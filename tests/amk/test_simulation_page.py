@@ -81,7 +81,7 @@ def test_the_command_writes_the_report_and_adds_the_benchmark_figure(region, tmp
     assert set(data["policies"]) == {
         "default",
         "hjertelober",
-        "one_wave",
+        "three_waves",
         "replace7",
         "replace12",
         "waves10",

@@ -81,9 +81,9 @@ def presets() -> dict[str, SimPolicy]:
             name=str(_("Hjerteløber: 20 within 5 km, first 4 fetch an AED")),
             aed_first_n=4,
         ),
-        "one_wave": sim_policy(
-            DispatchPolicy(max_waves=1),
-            name=str(_("20 within 5 km, one wave, roles by time")),
+        "three_waves": sim_policy(
+            DispatchPolicy(max_waves=3),
+            name=str(_("Before: up to 3 waves, 5 → 7.5 → 10 km")),
         ),
         "replace7": sim_policy(
             DispatchPolicy(mode=Mode.REPLACE, outstanding_target=7),
