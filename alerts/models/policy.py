@@ -10,10 +10,11 @@ class DispatchPolicy(models.Model):
 
     The defaults follow Hjerteløber's practice (one alert to the 20 nearest within 5 km) and the
     policy simulator's figures (docs/simulation.md): further, wider waves added alerts to far
-    volunteers who arrive after the ambulance, and no survival. The newest active row is in force: it is
-    copied onto each incident as it is created (``Incident.dispatch_policy``), so an edit applies
-    to new incidents only; alerts reads a running incident's values through
-    ``alerts.selectors.policy.incident_policy``. A migration creates the first row.
+    volunteers who arrive after the ambulance, and no survival. The newest active row is in
+    force: it is copied onto each incident as it is created (``Incident.dispatch_policy``), so
+    an edit applies to new incidents only; alerts reads a running incident's values through
+    ``alerts.selectors.policy.incident_policy``. A migration creates the first row (with the
+    defaults of its time: three waves; an installation changes it in the admin).
     """
 
     class Mode(models.TextChoices):

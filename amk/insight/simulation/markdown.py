@@ -34,7 +34,7 @@ def _discussion(figures: dict[str, dict], supported_key: str) -> str:
     keys = list(figures)
     default, chosen = figures[keys[0]], figures[supported_key]
     text = (
-        f"Today's default ({default['name']}) reaches {_pct(default['expected_survival'])} with "
+        f"{default['name']} (policy #1) reaches {_pct(default['expected_survival'])} with "
         f"{default['alerts_per_incident']:.1f} alerts per incident "
         f"({default['alerts_per_volunteer_per_month']:.2f} per volunteer per month) and an AED "
         f"before the ambulance in {_pct(default['aed_before_ems_share'])} of incidents. "
@@ -50,6 +50,48 @@ def _discussion(figures: dict[str, dict], supported_key: str) -> str:
         f"({chosen['alerts_per_volunteer_per_month']:.2f} per volunteer per month) and an AED "
         f"before the ambulance in {_pct(chosen['aed_before_ems_share'])}."
     )
+
+
+def _reading(figures: dict[str, dict]) -> str:
+    """What else the figures say: the AED rule, the extra waves, the replace policies."""
+    parts = []
+    first = next(iter(figures.values()))
+    hj = figures.get("hjertelober")
+    if hj is not None:
+        parts.append(
+            f"Sending each of the first four to accept for an AED (Hjerteløber) brings an AED "
+            f"before the ambulance in {_pct(hj['aed_before_ems_share'])} of incidents against "
+            f"{_pct(first['aed_before_ems_share'])} with the platform's roles by time, but it "
+            f"takes them off the direct way: a volunteer before the ambulance in "
+            f"{_pct(hj['volunteer_before_ems_share'])} against "
+            f"{_pct(first['volunteer_before_ems_share'])}. Larsen's model weighs a minute to "
+            "CPR twice a minute to the shock, so the net is "
+            f"{100 * hj['survival_diff_vs_first']:+.2f} pp. The roles by time send someone for "
+            "an AED only when it arrives within `aed_max_arrival_s` (720 s) at the policy's "
+            "2.3 m/s × 1.3 detour, i.e. a way of at most about 1.3 km in a straight line, so in "
+            "most incidents the AED comes with the ambulance: a survival function that weighs "
+            "the shock more (or a faster speed estimate) would favour more AED runs."
+        )
+    three = figures.get("three_waves")
+    if three is not None:
+        parts.append(
+            f"Further, wider waves (up to 10 km) double the alerts "
+            f"({three['alerts_per_incident']:.1f} against {first['alerts_per_incident']:.1f} per "
+            f"incident) for {100 * three['survival_diff_vs_first']:+.2f} pp: volunteers 5 to 10 km "
+            "away, alerted a minute or two later, rarely beat an ambulance that comes in about "
+            "eight minutes. That is why the default became one wave."
+        )
+    r7 = figures.get("replace7")
+    if r7 is not None:
+        parts.append(
+            f"Alerting the 7 nearest and replacing each who drops out (the PLOS One winner at "
+            f"30 within 1 km) needs the fewest alerts ({r7['alerts_per_incident']:.1f} per "
+            f"incident) but costs {100 * -r7['survival_diff_vs_first']:.2f} pp here, about "
+            f"{first['lives_per_year_vs_ems_only'] - r7['lives_per_year_vs_ems_only']:.1f} lives "
+            "a year: outside the cities the demo region is far sparser than 30 within 1 km, and "
+            "the seven nearest are then too few and too far."
+        )
+    return "\n\n".join(parts)
 
 
 def report_markdown(data: dict, *, command: str, discussion: str = "") -> str:
@@ -126,6 +168,8 @@ def report_markdown(data: dict, *, command: str, discussion: str = "") -> str:
         "",
         _discussion(figures, supported_key),
         "",
+        _reading(figures),
+        "",
         discussion,
         "",
         "## Assumptions",
@@ -159,6 +203,12 @@ def report_markdown(data: dict, *, command: str, discussion: str = "") -> str:
         "in every policy alike). AEDs that are private are left out; an AED is never in use "
         "elsewhere. A redundant arrival: a volunteer on scene before the ambulance who is "
         "neither the first there nor the first with an AED.",
+        "- Replace mode frees a slot at every answer (an acceptance too) and at every expiry, "
+        "and refills it at once; the platform refills after a decline, an expiry or a "
+        "withdrawal, and its periodic check tops up the rest.",
+        "- Not modelled: bystander CPR; volunteers' positions by hour (the latest positions "
+        "serve every hour, while the AEDs' opening hours follow the incident's hour); AEDs in "
+        "use elsewhere; simultaneous incidents and rest periods; the corps.",
         "- Alerts per volunteer per month: alerts per incident × "
         "`SIMULATION_INCIDENTS_PER_YEAR` / 12 / the volunteers with a position.",
         "",

@@ -94,7 +94,9 @@ def presets() -> dict[str, SimPolicy]:
             name=str(_("Phased: 12 nearest, replace each who drops out")),
         ),
         "waves10": sim_policy(
-            DispatchPolicy(app_volunteers_per_wave=10, radius_m=2000, radius_step_m=1500),
+            DispatchPolicy(
+                app_volunteers_per_wave=10, radius_m=2000, radius_step_m=1500, max_waves=3
+            ),
             name=str(_("Phased: 10 within 2 km, then wider every minute")),
         ),
     }
