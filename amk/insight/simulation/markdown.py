@@ -206,6 +206,9 @@ def report_markdown(data: dict, *, command: str, discussion: str = "") -> str:
         "- Replace mode frees a slot at every answer (an acceptance too) and at every expiry, "
         "and refills it at once; the platform refills after a decline, an expiry or a "
         "withdrawal, and its periodic check tops up the rest.",
+        "- The demo's synthetic volunteers live around the same populated places as the "
+        "synthetic incidents are drawn around: the shares before the ambulance are optimistic; "
+        "the comparison between policies on the same draws is what the figures are for.",
         "- Not modelled: bystander CPR; volunteers' positions by hour (the latest positions "
         "serve every hour, while the AEDs' opening hours follow the incident's hour); AEDs in "
         "use elsewhere; simultaneous incidents and rest periods; the corps.",
