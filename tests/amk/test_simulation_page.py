@@ -1,14 +1,30 @@
 """The policy simulator's command and console page, on a small region of known data: app
 volunteers, AEDs and past incidents around Aarhus."""
 
+import datetime as dt
 import json
 import random
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
+from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 
+from alerts.models import Alert
+from amk.insight.simulation.inputs import (
+    _outside_quiet_hours,
+    behaviour_fitted,
+    ems_configured,
+    region_load,
+)
+from amk.insight.simulation.params import Behaviour, Clinical, Ems
+from amk.insight.simulation.policies import presets
+from amk.insight.simulation.run import run_policies
+from amk.models.incident import Incident
+from defibrillators.availability import LOCAL_TZ
 from tests.factories import (
     AARHUS_C,
     DefibrillatorFactory,
@@ -157,3 +173,71 @@ def test_bad_input_is_a_400_naming_the_field(client, region, manager, settings):
     unknown = client.post(url, {"policies": ["policy-999999"], "incidents": 200, "source": "past"})
     assert unknown.status_code == 400
     assert "policies" in unknown.context["form"].errors
+
+
+def test_volunteers_in_their_quiet_hours_are_never_alerted(reference_geography):
+    rng = random.Random(3)
+    always_quiet = {"quiet_hours_start": dt.time(0, 0), "quiet_hours_end": dt.time(23, 59)}
+    for _ in range(30):
+        VolunteerFactory(location=_near(rng), **always_quiet)
+    VolunteerFactory(
+        location=_near(rng), quiet_hours_start=dt.time(22, 0), quiet_hours_end=dt.time(7, 0)
+    )
+    # Half the incidents at 03:00, half at 12:00 (Copenhagen).
+    day = timezone.localdate()
+    for hour in [3] * 5 + [12] * 5:
+        incident = IncidentFactory(location=_near(rng, 0.01))
+        at = dt.datetime.combine(day, dt.time(hour, 10), tzinfo=LOCAL_TZ)
+        Incident.objects.filter(pk=incident.pk).update(created_at=at)
+    region = region_load(incidents=400, source="past")
+    assert region.volunteer_open_by_hour.shape == (31, 24)
+    result = run_policies(
+        region,
+        {"default": presets()["default"]},
+        behaviour=Behaviour(),
+        clinical=Clinical(),
+        ems=Ems(),
+    )
+    # Only the one outside quiet hours is alerted, and only at noon: about half the incidents.
+    share_by_day = float((region.incident_hour == 12).mean())
+    alerts = result.figures["default"]["alerts_per_incident"]
+    assert alerts == pytest.approx(share_by_day, abs=0.01)
+    assert 0.3 < share_by_day < 0.7
+
+
+def test_quiet_hours_by_hour_follow_the_selection_rule():
+    night = _outside_quiet_hours(dt.time(22, 0), dt.time(7, 0))
+    assert [h for h in range(24) if not night[h]] == [0, 1, 2, 3, 4, 5, 6, 22, 23]
+    day = _outside_quiet_hours(dt.time(9, 0), dt.time(17, 0))
+    assert [h for h in range(24) if not day[h]] == list(range(9, 17))
+    assert all(_outside_quiet_hours(None, dt.time(7, 0)))
+
+
+def test_behaviour_is_fitted_from_the_platforms_own_alerts(reference_geography):
+    incidents = IncidentFactory.create_batch(10)
+    volunteers = VolunteerFactory.create_batch(20)
+    states = ["accepted"] * 8 + ["declined"] * 6 + ["expired"] * 6
+    Alert.objects.bulk_create(
+        [
+            Alert(incident=i, volunteer=v, pool="app", wave=1, distance_m=800, state=s)
+            for i in incidents
+            for v, s in zip(volunteers, states, strict=True)
+        ]
+    )
+    Alert.objects.filter(state__in=["accepted", "declined"]).update(
+        answered_at=F("created_at") + dt.timedelta(seconds=45)
+    )
+    fitted = behaviour_fitted()
+    assert fitted.p_accept == pytest.approx(0.4)
+    assert fitted.p_decline == pytest.approx(0.3)
+    assert fitted.answer_median_s == pytest.approx(45, abs=0.5)
+    assert fitted.source == "fitted from 200 of the platform's own app alerts"
+
+
+def test_the_ambulance_by_municipality_comes_from_settings(settings):
+    settings.SIMULATION_EMS_BY_MUNICIPALITY = {"0751": [360, 200]}
+    ems = ems_configured()
+    medians, sigmas = ems.arrays(["0706", "0751"])
+    assert medians.tolist() == [settings.SIMULATION_EMS_MEDIAN_S, 360.0]
+    # The lognormal's upper quartile is the median plus half the interquartile range.
+    assert 360 * np.exp(0.6744897501960817 * sigmas[1]) == pytest.approx(460)

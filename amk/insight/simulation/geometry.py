@@ -55,6 +55,8 @@ class Neighbourhood:
     aed_leg_m: np.ndarray  # (n, k, m)
     aed_to_patient_m: np.ndarray  # (n, m); inf where no AED
     aed_open: np.ndarray  # (n, m) bool
+    # (n, k): the volunteer is outside their quiet hours at the incident's hour (None: all are).
+    volunteer_open: np.ndarray | None = None
 
     def via_m(self, search_radius_m: float) -> np.ndarray:
         """(n, k): each volunteer's shortest way patient-wards through an open AED within the
@@ -76,14 +78,21 @@ def neighbourhood(
     aed_open_by_hour: np.ndarray,
     k: int,
     m: int = 8,
+    volunteer_open_by_hour: np.ndarray | None = None,
 ) -> Neighbourhood:
-    """The arrays the model reads, from positions on the plane."""
+    """The arrays the model reads, from positions on the plane; ``*_open_by_hour`` (sites, 24)
+    say whether each can be used at each hour of the day."""
     distance_m, vol_index = nearest(incident_xy, volunteer_xy, k)
+    volunteer_open = None
+    if volunteer_open_by_hour is not None and len(volunteer_xy):
+        volunteer_open = volunteer_open_by_hour[np.maximum(vol_index, 0), incident_hour[:, None]]
     aed_d, aed_index = nearest(incident_xy, aed_xy, m)
     n = len(incident_xy)
     if len(aed_xy) == 0 or len(volunteer_xy) == 0:
         legs = np.full((n, k, aed_d.shape[1]), np.inf)
-        return Neighbourhood(distance_m, legs, aed_d, np.zeros(aed_d.shape, dtype=bool))
+        return Neighbourhood(
+            distance_m, legs, aed_d, np.zeros(aed_d.shape, dtype=bool), volunteer_open
+        )
     safe_aed = np.maximum(aed_index, 0)
     aed_open = aed_open_by_hour[safe_aed, incident_hour[:, None]] & (aed_index >= 0)
     vol = volunteer_xy[np.maximum(vol_index, 0)]  # (n, k, 2)
@@ -92,4 +101,4 @@ def neighbourhood(
         vol[:, :, None, 0] - aed[:, None, :, 0], vol[:, :, None, 1] - aed[:, None, :, 1]
     )
     legs = np.where((vol_index >= 0)[:, :, None], legs, np.inf)
-    return Neighbourhood(distance_m, legs, aed_d, aed_open)
+    return Neighbourhood(distance_m, legs, aed_d, aed_open, volunteer_open)

@@ -54,15 +54,35 @@ class Region:
     incident_municipality: np.ndarray  # index into municipality_codes
     municipality_codes: list[str]
     volunteer_xy: np.ndarray
+    volunteer_open_by_hour: np.ndarray  # (volunteers, 24) bool: outside their quiet hours
     aed_xy: np.ndarray
     aed_open_by_hour: np.ndarray  # (aeds, 24) bool
     incidents_per_year: float
     source: str
 
 
-def _lonlat(queryset, field: str) -> np.ndarray:
-    rows = queryset.annotate(_lon=_X(F(field)), _lat=_Y(F(field))).values_list("_lon", "_lat")
-    return np.array(list(rows), dtype=float).reshape(-1, 2)
+def _outside_quiet_hours(start: dt.time | None, end: dt.time | None) -> list[bool]:
+    """For each hour of the day (at half past): outside this quiet window? The rule of
+    ``VolunteerQuerySet.outside_quiet_hours``: start inclusive, end exclusive, may wrap."""
+    if start is None or end is None:
+        return [True] * 24
+    moments = [dt.time(h, 30) for h in range(24)]
+    if start <= end:
+        return [not (start <= t < end) for t in moments]
+    return [end <= t < start for t in moments]
+
+
+def _volunteers() -> tuple[np.ndarray, np.ndarray]:
+    """The app pool's positions, and whether each may be alerted at each hour."""
+    rows = list(
+        Volunteer.objects.filter(REACHABLE_BY_APP)
+        .adults()
+        .annotate(_lon=_X(F("location")), _lat=_Y(F("location")))
+        .values_list("_lon", "_lat", "quiet_hours_start", "quiet_hours_end")
+    )
+    lonlat = np.array([(r[0], r[1]) for r in rows], dtype=float).reshape(-1, 2)
+    by_hour = np.array([_outside_quiet_hours(r[2], r[3]) for r in rows], dtype=bool)
+    return lonlat, by_hour.reshape(-1, 24)
 
 
 def _municipalities_of(lonlat: np.ndarray) -> list[str | None]:
@@ -157,7 +177,7 @@ def region_load(*, incidents: int, source: str = "auto", seed: int = 16) -> Regi
         lonlat, codes = _synthetic_incidents(incidents, rng)
         hours = rng.choice(24, size=len(lonlat), p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
         used = "synthetic"
-    volunteers = _lonlat(Volunteer.objects.filter(REACHABLE_BY_APP).adults(), "location")
+    volunteers, volunteer_open = _volunteers()
     today = timezone.now().astimezone(LOCAL_TZ).date()
     # A weekday's opening hours: the last Wednesday.
     aed_lonlat, aed_open = _aeds_open_by_hour(today - dt.timedelta(days=(today.weekday() - 2) % 7))
@@ -177,6 +197,7 @@ def region_load(*, incidents: int, source: str = "auto", seed: int = 16) -> Regi
         incident_municipality=np.array([index.get(c, 0) for c in codes], dtype=np.int64),
         municipality_codes=municipality_codes,
         volunteer_xy=to_plane(volunteers[:, 0], volunteers[:, 1], lon0=lon0, lat0=lat0),
+        volunteer_open_by_hour=volunteer_open,
         aed_xy=to_plane(aed_lonlat[:, 0], aed_lonlat[:, 1], lon0=lon0, lat0=lat0),
         aed_open_by_hour=aed_open,
         incidents_per_year=settings.SIMULATION_INCIDENTS_PER_YEAR,

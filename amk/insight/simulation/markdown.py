@@ -209,9 +209,10 @@ def report_markdown(data: dict, *, command: str, discussion: str = "") -> str:
         "- The demo's synthetic volunteers live around the same populated places as the "
         "synthetic incidents are drawn around: the shares before the ambulance are optimistic; "
         "the comparison between policies on the same draws is what the figures are for.",
-        "- Not modelled: bystander CPR; volunteers' positions by hour (the latest positions "
-        "serve every hour, while the AEDs' opening hours follow the incident's hour); AEDs in "
-        "use elsewhere; simultaneous incidents and rest periods; the corps.",
+        "- By hour: each volunteer's quiet hours and each AED's opening hours at the "
+        "incident's hour (arrests drawn fewer at night). Not modelled: volunteers' positions by "
+        "hour (the platform keeps only the latest, which serves every hour); bystander CPR; AEDs "
+        "in use elsewhere; simultaneous incidents and rest periods; the corps.",
         "- Alerts per volunteer per month: alerts per incident × "
         "`SIMULATION_INCIDENTS_PER_YEAR` / 12 / the volunteers with a position.",
         "",

@@ -65,10 +65,13 @@ def draws_make(
     return Draws(reachable, answer, answer_s, ems_s)
 
 
-def _compress(hood_d: np.ndarray, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
+def _compress(hood: Neighbourhood, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
     """The order in which the platform would pick each incident's volunteers: the reachable
-    ones, nearest first (``rank``: their position among the reachable; -1 for the others)."""
-    reachable = draws.reachable & np.isfinite(hood_d)
+    ones (drawn, and outside their quiet hours), nearest first (``rank``: their position among
+    the reachable; -1 for the others)."""
+    reachable = draws.reachable & np.isfinite(hood.distance_m)
+    if hood.volunteer_open is not None:
+        reachable &= hood.volunteer_open
     rank = np.where(reachable, np.cumsum(reachable, axis=1) - 1, -1)
     return reachable, rank
 
@@ -76,7 +79,7 @@ def _compress(hood_d: np.ndarray, draws: Draws) -> tuple[np.ndarray, np.ndarray]
 def _waves(policy: SimPolicy, hood: Neighbourhood, draws: Draws, stop_s: np.ndarray) -> np.ndarray:
     """Alert times (n, k), inf for those never alerted, in waves mode."""
     n, k = hood.distance_m.shape
-    reachable, rank = _compress(hood.distance_m, draws)
+    reachable, rank = _compress(hood, draws)
     accept_after = np.where(draws.answer == ACCEPT, draws.answer_s, np.inf)
     alert_t = np.full((n, k), np.inf)
     sent = np.zeros(n, dtype=np.int64)
@@ -101,7 +104,7 @@ def _replace(
     """Alert times (n, k) in replace mode: ``outstanding_target`` slots, each freed by an
     answer or an expiry and refilled at once with the next nearest, until the target accepted."""
     n, k = hood.distance_m.shape
-    reachable, _rank = _compress(hood.distance_m, draws)
+    reachable, _rank = _compress(hood, draws)
     eligible = reachable & (hood.distance_m <= policy.max_radius_m)
     # Columns in the order of picking (the eligible first, nearest first).
     order = np.argsort(~eligible, axis=1, kind="stable")

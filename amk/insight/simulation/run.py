@@ -79,6 +79,7 @@ def run_policies(
         aed_xy=region.aed_xy,
         aed_open_by_hour=region.aed_open_by_hour,
         k=k,
+        volunteer_open_by_hour=region.volunteer_open_by_hour,
     )
     medians, sigmas = ems.arrays(region.municipality_codes)
     rng = np.random.default_rng(seed)
