@@ -143,6 +143,9 @@ def test_the_page_runs_the_chosen_policies_side_by_side(client, region, manager)
     page = client.get(url)
     assert page.status_code == 200
     assert f'value="policy-{saved.pk}"' in page.content.decode()
+    # Danish by default.
+    assert "Politiksimulator" in page.content.decode()
+    assert "Trinvis: 7 nærmeste, hver der falder fra erstattes" in page.content.decode()
     response = client.post(
         url,
         {
@@ -158,6 +161,8 @@ def test_the_page_runs_the_chosen_policies_side_by_side(client, region, manager)
     assert all(r["incidents"] == 300 for r in rows)
     body = response.content.decode()
     assert body.count("<svg") == 4
+    assert "Tallene taler for" in body
+    assert "Alarmer pr. frivillig pr. måned" in body
     assert "Sommer" in body
 
 
