@@ -19,6 +19,7 @@ from config.client_ip import trusted_proxies_parse
 from config.settings_accounts import *  # noqa: F403
 from config.settings_addresses import *  # noqa: F403
 from config.settings_codes import *  # noqa: F403
+from config.settings_simulation import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
