@@ -13,6 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
+from config.settings_insight import (  # noqa: F401  read through django.conf.settings
+    COVERAGE_CELL_M,
+    COVERAGE_HOUR_SAMPLES,
+    COVERAGE_MIN_PEOPLE,
+    COVERAGE_REFRESH_S,
+    DISPATCH_CENTRE_DEFAULT,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -382,5 +389,7 @@ if AED_IMPORT_FORMAT not in {"", "osm-json", "geojson", "csv"}:
 
 # What Celery beat runs, and how often (config/beat.py).
 CELERY_BEAT_SCHEDULE = beat_schedule(
-    aed_import_every_s=AED_IMPORT_EVERY_S if AED_IMPORT_SOURCE else None
+    aed_import_every_s=AED_IMPORT_EVERY_S if AED_IMPORT_SOURCE else None,
+    coverage_every_s=COVERAGE_REFRESH_S,
 )
+CELERY_IMPORTS = ["amk.insight.tasks"]

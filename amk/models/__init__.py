@@ -1,7 +1,16 @@
 """amk's models for Django's app registry. Import from the submodules: ``amk.models.territory``
 (reference geography, below the registries) and ``amk.models.incident`` (the incident core)."""
 
+from amk.models.coverage import CoverageCell
 from amk.models.incident import Incident, IncidentEvent
 from amk.models.territory import Municipality, Place, Postcode, Region
 
-__all__ = ["Incident", "IncidentEvent", "Municipality", "Place", "Postcode", "Region"]
+__all__ = [
+    "CoverageCell",
+    "Incident",
+    "IncidentEvent",
+    "Municipality",
+    "Place",
+    "Postcode",
+    "Region",
+]
