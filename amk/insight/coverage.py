@@ -23,26 +23,33 @@ from defibrillators.availability import opening_hours_is_open
 from defibrillators.models import Defibrillator
 from volunteers.models import Volunteer
 
+# Materialised steps: the region is transformed once (not once per square), and each square's
+# centre is tested against the region, the municipalities and the local areas in EPSG:4326.
 _GRID_SQL = """
+WITH r AS MATERIALIZED (
+    SELECT area AS area_4326, ST_Transform(area, 25832) AS area_utm
+    FROM amk_region WHERE code = %(region)s
+), g AS MATERIALIZED (
+    SELECT q.i, q.j, q.geom, ST_Transform(ST_Centroid(q.geom), 4326) AS centre
+    FROM r, LATERAL ST_SquareGrid(%(size)s, r.area_utm) q
+), inside AS MATERIALIZED (
+    SELECT g.* FROM g, r WHERE ST_Intersects(r.area_4326, g.centre)
+)
 INSERT INTO amk_coveragecell (
     code, centre, square, municipality_id, local_area_id,
     within_500, within_1000, within_2000, aeds_1000,
     hourly_500, hourly_1000, hourly_2000, hourly_samples, computed_at)
 SELECT %(prefix)s || 'E' || g.i || 'N' || g.j,
-       ST_Transform(ST_Centroid(g.geom), 4326)::geography,
+       g.centre::geography,
        ST_Transform(g.geom, 4326),
        (SELECT m.code FROM amk_municipality m
-        WHERE ST_Intersects(m.area, ST_Transform(ST_Centroid(g.geom), 4326))
-        ORDER BY m.code LIMIT 1),
+        WHERE ST_Intersects(m.area, g.centre) ORDER BY m.code LIMIT 1),
        (SELECT la.id FROM volunteers_localarea la
-        WHERE ST_Intersects(la.area, ST_Transform(ST_Centroid(g.geom), 4326))
-        ORDER BY la.id LIMIT 1),
+        WHERE ST_Intersects(la.area, g.centre) ORDER BY la.id LIMIT 1),
        0, 0, 0, 0,
        array_fill(0::float8, ARRAY[24]), array_fill(0::float8, ARRAY[24]),
        array_fill(0::float8, ARRAY[24]), array_fill(0, ARRAY[24]), NULL
-FROM (SELECT ST_Transform(area, 25832) AS area FROM amk_region WHERE code = %(region)s) r,
-     LATERAL ST_SquareGrid(%(size)s, r.area) g
-WHERE ST_Intersects(r.area, ST_Centroid(g.geom))
+FROM inside g
 """
 
 _REFRESH_SQL = """
