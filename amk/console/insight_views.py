@@ -29,6 +29,11 @@ from amk.insight.statistics import (
 )
 
 STATISTICS_PERMISSION = "amk.view_statistics"
+RADIUS_LABELS = {
+    500: lambda: _("within 500 m"),
+    1000: lambda: _("within 1 km"),
+    2000: lambda: _("within 2 km"),
+}
 
 
 def _allowed(view: Callable[..., HttpResponse], test: Callable) -> Callable[..., HttpResponse]:
@@ -193,10 +198,7 @@ def coverage_page(request):
     chart = line_chart_svg(
         _("Squares with at least k volunteers nearby, by hour of day"),
         list(range(24)),
-        {
-            _("within %(km)s km") % {"km": f"{radius / 1000:g}"}: [100 * v for v in values]
-            for radius, values in shares.items()
-        },
+        {RADIUS_LABELS[radius](): [100 * v for v in values] for radius, values in shares.items()},
         x_label=_("Hour of day"),
         y_label=_("Share of squares (%)"),
     )

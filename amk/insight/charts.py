@@ -129,8 +129,12 @@ def line_chart_svg(
     def px(v: float) -> float:
         return MARGIN_LEFT + plot_w * (v - x_min) / span
 
-    for i in range(6):
-        v = x_min + span * i / 5
+    if all(v == int(v) for v in xs) and span >= 5:
+        step = math.ceil(span / 6)  # whole numbers (hours, counts): whole ticks
+        ticks = [x_min + step * i for i in range(int(span // step) + 1)]
+    else:
+        ticks = [x_min + span * i / 5 for i in range(6)]
+    for v in ticks:
         parts.append(
             f'<text x="{px(v):.1f}" y="{base + 14}" {FONT} font-size="11" '
             f'text-anchor="middle" fill="#52606d">{escape(_fmt(v))}</text>'

@@ -10,7 +10,7 @@
   var FIELD = { 500: 2, 1000: 3, 2000: 4, aeds: 5 };
 
   function colour(n, k, aeds) {
-    if (n === null || n === undefined) return "#d9dee3";
+    if (n === null || n === undefined) return "#9aa5b1";
     if (aeds) return n >= 5 ? "#08519c" : n >= 1 ? "#6baed6" : "#d9dee3";
     if (n >= 25) return "#238b45";
     if (n >= 10) return "#74c476";
@@ -54,9 +54,11 @@
       var n = c[index];
       var rect = L.rectangle([[b[0], b[1]], [b[2], b[3]]], {
         renderer: self.renderer,
-        stroke: false,
+        color: "#ffffff",
+        weight: 0.5,
+        opacity: 0.7,
         fillColor: colour(n, data.k, aeds),
-        fillOpacity: n === null ? 0.25 : 0.6,
+        fillOpacity: n === null ? 0.3 : 0.7,
       });
       var label = function (v) { return v === null ? fewer : String(v); };
       rect.bindTooltip(
@@ -69,6 +71,16 @@
     });
     var el = document.getElementById("coverage-map");
     if (el) el.dataset.cells = String(data.cells.length);
+    if (self.fit && data.cells.length && !self.fitted) {
+      // The region's extent, from the bounds themselves (cheaper than thousands of layers').
+      var s = 90, w = 180, n = -90, e = -180;
+      data.cells.forEach(function (c) {
+        s = Math.min(s, c[1][0]); w = Math.min(w, c[1][1]);
+        n = Math.max(n, c[1][2]); e = Math.max(e, c[1][3]);
+      });
+      self.fit.fitBounds([[s, w], [n, e]]);
+      self.fitted = true;
+    }
   };
 
   function page() {
@@ -76,12 +88,17 @@
     if (!el) return;
     var map = HjMap.create(el, HjMap.readConfig());
     var layer = new CoverageLayer(el.dataset.url);
+    layer.fit = map;
     layer.group.addTo(map);
-    layer.load().then(function () { el.dataset.loaded = "1"; });
+    function reload() {
+      el.dataset.loaded = "0";
+      return layer.load().then(function () { el.dataset.loaded = "1"; });
+    }
+    reload();
     var radius = document.getElementById("coverage-radius");
     var hour = document.getElementById("coverage-hour");
-    radius.addEventListener("change", function () { layer.radius = radius.value; layer.load(); });
-    hour.addEventListener("change", function () { layer.hour = hour.value; layer.load(); });
+    radius.addEventListener("change", function () { layer.radius = radius.value; reload(); });
+    hour.addEventListener("change", function () { layer.hour = hour.value; reload(); });
   }
 
   function boardOverlay() {
