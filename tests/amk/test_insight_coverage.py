@@ -132,3 +132,25 @@ def test_layer_is_for_dispatchers_too_and_checks_the_hour(client, db):
     assert response.status_code == 400
     assert "hour" in response.json()["errors"]
     assert client.get(reverse("amk:coverage")).status_code == 403
+
+
+def test_beat_runs_the_refresh_through_a_worker(dispatch_worker, settings):
+    """The schedule names the task the worker knows; a run counts the squares."""
+    import time
+
+    from amk.insight.tasks import coverage_refresh_task
+
+    settings.COVERAGE_CELL_M = 5000  # a coarser grid: the same path, fewer squares
+    entry = settings.CELERY_BEAT_SCHEDULE["coverage-refresh"]
+    assert entry["task"] == coverage_refresh_task.name
+    assert entry["schedule"] == settings.COVERAGE_REFRESH_S
+    assert coverage_grid_build() > 400
+    cell = CoverageCell.objects.filter(municipality__name="Aarhus").order_by("code").first()
+    _volunteers(K, cell.centre.coords)
+    coverage_refresh_task.delay()
+    deadline = time.monotonic() + 60
+    while CoverageCell.objects.get(pk=cell.pk).computed_at is None:
+        assert time.monotonic() < deadline, "the worker did not refresh the coverage"
+        time.sleep(0.2)
+    cell.refresh_from_db()
+    assert (cell.within_500, cell.within_2000) == (K, K)
