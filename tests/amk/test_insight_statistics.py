@@ -25,6 +25,7 @@ from tests.factories import (
     DispatcherFactory,
     IncidentFactory,
     LocalAreaFactory,
+    VolunteerFactory,
     point,
 )
 
@@ -173,7 +174,16 @@ def test_page_and_csv_need_the_permission(client, known_incidents, manager):
     for name in ("amk:statistics", "amk:statistics_csv", "amk:coverage", "amk:coverage_csv"):
         assert client.get(reverse(name)).status_code == 403
     client.logout()
-    assert client.get(reverse("amk:statistics")).status_code == 302  # to the login page
+    names = ("statistics", "statistics_csv", "coverage", "coverage_csv", "coverage_json")
+    for name in names:
+        assert client.get(reverse(f"amk:{name}")).status_code == 302  # to the login page
+    client.force_login(VolunteerFactory().user)  # a volunteer: not even the map layer
+    for name in names:
+        assert client.get(reverse(f"amk:{name}")).status_code == 403
+    client.force_login(manager)
+    for name in names:
+        assert client.get(reverse(f"amk:{name}")).status_code == 200
+    assert client.post(reverse("amk:statistics")).status_code == 405
 
 
 def test_page_shows_the_table_and_charts(client, known_incidents, manager):
