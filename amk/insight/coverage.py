@@ -146,8 +146,13 @@ def _available_aeds_sql(now: dt.datetime) -> tuple[str, tuple]:
 @transaction.atomic
 def coverage_refresh(*, now: dt.datetime | None = None) -> int:
     """Count now, for every square, and fold the counts into this hour of day's averages;
-    returns how many squares were updated."""
+    returns how many squares were updated (0 when another refresh is running)."""
     now = now or timezone.now()
+    with connection.cursor() as cursor:
+        # One refresh at a time: a run overlapping a slow one would count its hour twice.
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext('amk.coverage_refresh'))")
+        if not cursor.fetchone()[0]:
+            return 0
     coverage_grid_ensure()
     volunteers_sql, volunteers_params = _available_volunteers_sql(now)
     aeds_sql, aeds_params = _available_aeds_sql(now)

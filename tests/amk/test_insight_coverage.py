@@ -154,3 +154,20 @@ def test_beat_runs_the_refresh_through_a_worker(dispatch_worker, settings):
         time.sleep(0.2)
     cell.refresh_from_db()
     assert (cell.within_500, cell.within_2000) == (K, K)
+
+
+def test_a_refresh_while_another_runs_does_nothing(db):
+    """Beat may start a refresh while a slow one still runs: it must not count the hour twice."""
+    import psycopg2
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    keys = ("database", "dbname", "user", "password", "host", "port")
+    other = psycopg2.connect(**{k: params[k] for k in keys if params.get(k)})
+    try:
+        with other.cursor() as cursor:  # a transaction that holds the lock
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('amk.coverage_refresh'))")
+            assert coverage_refresh() == 0
+    finally:
+        other.close()
+    assert not CoverageCell.objects.exists()
