@@ -258,3 +258,27 @@ def test_closing_records_the_ambulance_arrival(client):
     assert incident.state == Incident.State.CLOSED
     assert incident.ems_arrived_at == arrived.replace(second=0, microsecond=0)
     assert Alert.objects.filter(incident=incident).count() == 0
+
+
+def test_a_dispatch_that_finds_nobody_records_why(db, django_capture_on_commit_callbacks):
+    """Waves mode: the policy's last wave finds nobody, so the timeline says why (once), and
+    the statistics count it as "no volunteer in range"."""
+    from alerts.services import waves
+    from tests.factories import DispatchPolicyFactory
+
+    DispatchPolicyFactory(mode="waves", radius_m=1000, radius_step_m=1000, max_radius_m=3000)
+    incident = IncidentFactory(location=point(*SILKEBORG))
+    not_activated = incident.events.filter(kind=IncidentEvent.Kind.NOT_ACTIVATED)
+    with django_capture_on_commit_callbacks(execute=False):
+        waves.incident_dispatch(incident_id=incident.pk)
+        assert not not_activated.exists()  # wave 1 of 3: still looking
+        waves.incident_escalate(incident_id=incident.pk, after_wave=1)
+        assert not not_activated.exists()
+        waves.incident_escalate(incident_id=incident.pk, after_wave=2)
+        (event,) = not_activated
+        assert event.message == "Frivillige ikke aktiveret: ingen ledige inden for 3,0 km"
+        dispatcher = DispatcherFactory(username="disp")
+        waves.incident_escalate(incident_id=incident.pk, actor=dispatcher)  # an extra wave
+    assert not_activated.count() == 1
+    (total,) = activation_statistics(filters=StatisticsFilter(), group_by="total")
+    assert (total.activated, total.not_activated[NO_VOLUNTEERS]) == (0, 1)
