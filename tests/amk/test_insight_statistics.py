@@ -72,7 +72,7 @@ def _alert(incident, *, sent_after_s, accepted_after_s=None, on_scene_after_s=No
 
 
 @pytest.fixture
-def known_incidents(db):
+def known_incidents(reference_geography):
     """Five incidents with known figures (times in seconds after creation):
 
     A Aarhus, by d1, day 0: alerts sent at 20 and 30; the first accepted at 80, on scene at 300;
