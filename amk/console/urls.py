@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from amk.console import insight_views, views
+from amk.console import accounts, insight_views, views
 
 app_name = "amk"
 
@@ -30,7 +30,9 @@ urlpatterns = [
         views.alert_role_set,
         name="alert_role_set",
     ),
+    path("session/", accounts.session_status, name="session_status"),
     path("places/", views.place_search_json, name="place_search"),
+    path("places/check/", views.location_check_json, name="location_check"),
     # Management: activation statistics and the coverage map (amk.insight).
     path("statistics/", insight_views.statistics_page, name="statistics"),
     path("statistics.csv", insight_views.statistics_csv, name="statistics_csv"),

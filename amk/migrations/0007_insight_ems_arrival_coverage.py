@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('amk', '0005_roles_by_time'),
+        ('amk', '0006_login_event'),
         ('volunteers', '0009_code_send'),
     ]
 
