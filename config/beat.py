@@ -4,7 +4,9 @@ their contacts' messages. Read by config/settings.py into CELERY_BEAT_SCHEDULE."
 from celery.schedules import crontab
 
 
-def beat_schedule(*, aed_import_every_s: int | None) -> dict[str, dict]:
+def beat_schedule(
+    *, aed_import_every_s: int | None, coverage_every_s: int | None = None
+) -> dict[str, dict]:
     """The periodic tasks; the AED import only when a source is configured."""
     schedule: dict[str, dict] = {
         # The outbox sweep: incidents and deliveries a lost enqueue left behind, expiries,
@@ -34,6 +36,12 @@ def beat_schedule(*, aed_import_every_s: int | None) -> dict[str, dict]:
             "schedule": crontab(hour=8, minute=0),  # UTC: 9 or 10 o'clock in Denmark
         },
     }
+    if coverage_every_s is not None:
+        # The coverage map's counts of now and its by-hour averages (amk.insight.coverage).
+        schedule["coverage-refresh"] = {
+            "task": "amk.insight.tasks.coverage_refresh_task",
+            "schedule": float(coverage_every_s),
+        }
     if aed_import_every_s is not None:
         schedule["aed-import"] = {
             "task": "defibrillators.tasks.aed_import_task",

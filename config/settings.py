@@ -19,6 +19,7 @@ from config.client_ip import trusted_proxies_parse
 from config.settings_accounts import *  # noqa: F403
 from config.settings_addresses import *  # noqa: F403
 from config.settings_codes import *  # noqa: F403
+from config.settings_insight import *  # noqa: F403
 from config.settings_simulation import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -387,5 +388,7 @@ if AED_IMPORT_FORMAT not in {"", "osm-json", "geojson", "csv"}:
 
 # What Celery beat runs, and how often (config/beat.py).
 CELERY_BEAT_SCHEDULE = beat_schedule(
-    aed_import_every_s=AED_IMPORT_EVERY_S if AED_IMPORT_SOURCE else None
+    aed_import_every_s=AED_IMPORT_EVERY_S if AED_IMPORT_SOURCE else None,
+    coverage_every_s=COVERAGE_REFRESH_S,  # noqa: F405  config.settings_insight
 )
+CELERY_IMPORTS = ["amk.insight.tasks"]

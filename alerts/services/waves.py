@@ -114,6 +114,8 @@ def _send_wave(
             wave=wave, max_waves=policy.max_waves, candidates=candidates, radius_m=radius_m
         ),
     )
+    if not candidates and wave >= policy.max_waves and policy.mode == DispatchPolicy.Mode.WAVES:
+        _not_activated_record(incident, radius_m=radius_m)
     wave_timers_on_commit(
         incident_id=incident.pk,
         wave=wave,
@@ -121,6 +123,23 @@ def _send_wave(
         escalate_after_s=policy.escalate_after_s,
     )
     return delivery_ids
+
+
+def _not_activated_record(incident: Incident, *, radius_m: int) -> None:
+    """The policy's last wave found nobody and nobody was alerted before: the reason on the
+    timeline (once), as the dispatcher's own reasons are (the statistics count it too)."""
+    kind = IncidentEvent.Kind.NOT_ACTIVATED
+    if (
+        Alert.objects.filter(incident=incident).exists()
+        or incident.events.filter(kind=kind).exists()
+    ):
+        return
+    incident_event_add(
+        incident_id=incident.pk,
+        kind=kind,
+        message=_("Volunteers not activated: nobody available within %(km)s km")
+        % {"km": kilometres(radius_m)},
+    )
 
 
 @transaction.atomic

@@ -82,3 +82,15 @@ class IncidentForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+
+
+class IncidentCloseForm(forms.Form):
+    """Closing: optionally when the ambulance reached the patient, local time of day."""
+
+    ems_arrived_at = forms.TimeField(
+        label=_("Ambulance on scene at"),
+        required=False,
+        input_formats=["%H:%M", "%H.%M", "%H:%M:%S"],
+        error_messages={"invalid": _("Give the ambulance's arrival as hours:minutes, e.g. 14:32.")},
+        widget=forms.TimeInput(attrs={"type": "time", "autocomplete": "off"}),
+    )

@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from amk.console import accounts, simulation, views
+from amk.console import accounts, insight_views, simulation, views
 
 app_name = "amk"
 
@@ -34,6 +34,12 @@ urlpatterns = [
     path("places/", views.place_search_json, name="place_search"),
     path("places/check/", views.location_check_json, name="location_check"),
     path("simulation/", simulation.policy_simulation, name="policy_simulation"),
+    # Management: activation statistics and the coverage map (amk.insight).
+    path("statistics/", insight_views.statistics_page, name="statistics"),
+    path("statistics.csv", insight_views.statistics_csv, name="statistics_csv"),
+    path("coverage/", insight_views.coverage_page, name="coverage"),
+    path("coverage.json", insight_views.coverage_json, name="coverage_json"),
+    path("coverage.csv", insight_views.coverage_csv, name="coverage_csv"),
     # The console's language: Danish unless the user chose otherwise (config.language).
     path("language/", set_language, name="set_language"),
 ]

@@ -6,6 +6,7 @@ amk.console.board (the live board), amk.console.selectors, amk.selectors.territo
 amk.selectors.addresses (the search box).
 """
 
+import datetime as dt
 import functools
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -24,7 +26,7 @@ from alerts.services import roles, standdown
 from alerts.services import waves as alert_waves
 from amk.access import dispatcher_required
 from amk.console.board import incident_board
-from amk.console.forms import IncidentForm, parse_coordinates
+from amk.console.forms import IncidentCloseForm, IncidentForm, parse_coordinates
 from amk.console.selectors import incident_list_rows
 from amk.models.incident import Incident
 from amk.selectors import addresses, territory
@@ -198,9 +200,35 @@ def incident_cancel(request, incident_id: int):
     messages.success(request, _("Incident cancelled. Stand-down sent to all alerted volunteers."))
 
 
+def _ems_arrival(request, incident_id: int) -> dt.datetime | None:
+    """The ambulance's arrival from the close form (a local time of day) as a moment: on the
+    incident's local creation date, or the day after when that is before the creation."""
+    form = IncidentCloseForm(request.POST)
+    if not form.is_valid():
+        raise ApplicationError(
+            "; ".join(str(e) for e in form.errors["ems_arrived_at"]), field="ems_arrived_at"
+        )
+    at = form.cleaned_data["ems_arrived_at"]
+    if at is None:
+        return None
+    created = Incident.objects.only("created_at").get(pk=incident_id).created_at
+    local_created = timezone.localtime(created)
+    moment = timezone.make_aware(dt.datetime.combine(local_created.date(), at))
+    if moment < created.replace(second=0, microsecond=0):
+        moment = timezone.make_aware(
+            dt.datetime.combine(local_created.date() + dt.timedelta(days=1), at)
+        )
+    # Typed to the minute: the minute of the creation itself means no earlier than it.
+    return max(moment, created)
+
+
 @_incident_action
 def incident_close(request, incident_id: int):
-    incidents.incident_close(incident_id=incident_id, actor=request.user)
+    incidents.incident_close(
+        incident_id=incident_id,
+        actor=request.user,
+        ems_arrived_at=_ems_arrival(request, incident_id),
+    )
     messages.success(request, _("Incident closed. Volunteers released with thanks."))
 
 

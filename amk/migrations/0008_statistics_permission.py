@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterModelOptions(
             name='incident',
-            options={'ordering': ['-created_at'], 'permissions': [('view_statistics', 'Can view statistics and run the policy simulator')], 'verbose_name': 'incident', 'verbose_name_plural': 'incidents'},
+            options={'ordering': ['-created_at'], 'permissions': [('view_statistics', 'Can view statistics and coverage and run the policy simulator')], 'verbose_name': 'incident', 'verbose_name_plural': 'incidents'},
         ),
     ]

@@ -10,6 +10,7 @@ from amk.models.addresses import (
     AddressStreet,
     AddressStreetName,
 )
+from amk.models.coverage import CoverageCell
 from amk.models.incident import Incident, IncidentEvent
 from amk.models.territory import Municipality, Place, Postcode, Region
 
@@ -19,6 +20,7 @@ __all__ = [
     "AddressReplicationCursor",
     "AddressStreet",
     "AddressStreetName",
+    "CoverageCell",
     "Incident",
     "IncidentEvent",
     "LoginEvent",

@@ -64,13 +64,20 @@ class Incident(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # When the ambulance reached the patient, as the dispatcher records it on closing (or the
+    # CAD reports it): the statistics' yardstick for "a volunteer / an AED before EMS".
+    ems_arrived_at = models.DateTimeField(_("ambulance on scene"), null=True, blank=True)
+    # The dispatch centre that handled it; empty: settings.DISPATCH_CENTRE_DEFAULT.
+    dispatch_centre = models.CharField(_("dispatch centre"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         ordering = ["-created_at"]
-        # Management's pages: activation statistics and the policy simulator.
-        permissions = [("view_statistics", _("Can view statistics and run the policy simulator"))]
+        # Management's pages: activation statistics, the coverage map and the policy simulator.
+        permissions = [
+            ("view_statistics", _("Can view statistics and coverage and run the policy simulator")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(

@@ -5,6 +5,7 @@ alerts calls it. Work above the incident core (the policy's copy, dispatching, s
 starts through ``amk.signals``.
 """
 
+import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -156,16 +157,42 @@ def incident_cancel(*, incident_id: int, actor: User) -> Incident:
     )
 
 
+def incident_ems_arrival_check(*, incident: Incident, ems_arrived_at: dt.datetime) -> None:
+    """The ambulance's arrival must lie between the incident's creation and now."""
+    if ems_arrived_at < incident.created_at:
+        raise ApplicationError(
+            _("The ambulance cannot have arrived before the incident was created."),
+            field="ems_arrived_at",
+            code="before_created",
+        )
+    if ems_arrived_at > timezone.now():
+        raise ApplicationError(
+            _("The ambulance's arrival cannot be in the future."),
+            field="ems_arrived_at",
+            code="future",
+        )
+
+
 @transaction.atomic
 def incident_close(
-    *, incident_id: int, actor: User | None, auto_after_s: int | None = None
+    *,
+    incident_id: int,
+    actor: User | None,
+    auto_after_s: int | None = None,
+    ems_arrived_at: dt.datetime | None = None,
 ) -> Incident:
     """The ambulance is on scene: release the volunteers with thanks.
 
+    ``ems_arrived_at``, when the dispatcher knows it, is kept for the statistics (was a
+    volunteer or an AED there first?); it is checked before anything is written.
     With ``auto_after_s`` (and no actor) the incident was left open that long and closes itself
     (alerts' sweep, by the policy's ``auto_close_after_s``): the same closing, its own entry on
     the timeline.
     """
+    if ems_arrived_at is not None:
+        incident = Incident.objects.only("created_at").get(pk=incident_id)
+        incident_ems_arrival_check(incident=incident, ems_arrived_at=ems_arrived_at)
+        Incident.objects.filter(pk=incident_id).update(ems_arrived_at=ems_arrived_at)
     if auto_after_s is None:
         kind = IncidentEvent.Kind.CLOSED
         message = _("Incident closed: ambulance on scene; volunteers released")

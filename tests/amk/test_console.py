@@ -151,7 +151,8 @@ def test_list_shows_open_first_then_recent_ended_with_counts(console, django_ass
     assert (rows[0].counts["alerted"], rows[0].counts["accepted"]) == (4, 1)
     assert [row.attention for row in rows] == [[], [], []]
 
-    with django_assert_num_queries(5):  # session, user, groups check, incidents, policy
+    # session, user, groups check, incidents, policy, the nav's statistics permission
+    with django_assert_num_queries(6):
         response = console.get(reverse("amk:incident_list"))
     html = response.content.decode()
     assert "Banegårdspladsen 2" in html
