@@ -10,6 +10,8 @@ def beat_schedule(*, aed_import_every_s: int | None) -> dict[str, dict]:
         # The outbox sweep: incidents and deliveries a lost enqueue left behind, expiries,
         # automatic closes (alerts.services.sweep).
         "dispatch-sweep": {"task": "alerts.tasks.sweep_task", "schedule": 5.0},
+        # Callbacks to CAD systems a lost enqueue or a failing CAD left behind (amk.cad).
+        "cad-callbacks-sweep": {"task": "amk.cad.tasks.callbacks_sweep_task", "schedule": 5.0},
         # Retention of personal data (volunteers/tasks.py, alerts/tasks.py).
         "volunteer-locations-expire": {
             "task": "volunteers.tasks.locations_expire_task",

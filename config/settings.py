@@ -13,6 +13,14 @@ from django.utils.translation import gettext_lazy as _
 
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
+from config.settings_cad import (  # noqa: F401  settings of the CAD integration
+    CAD_API_THROTTLE_RATE,
+    CAD_CALLBACK_BACKOFF_MAX_S,
+    CAD_CALLBACK_BACKOFF_S,
+    CAD_CALLBACK_GIVE_UP_S,
+    CAD_CALLBACK_REPLAY_WINDOW_S,
+    CAD_CALLBACK_TIMEOUT_S,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -51,6 +59,7 @@ INSTALLED_APPS = [
     "volunteers",
     "alerts",
     "defibrillators",
+    "amk.cad",
     "config",  # project-wide templates, static files (map outlines), locale and commands
 ]
 
