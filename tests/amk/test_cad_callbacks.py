@@ -136,3 +136,8 @@ def test_no_callbacks_without_a_url(reference_geography):
     cad_incident_create(system=system, cad_number="A3", location=point(*AARHUS_C))
     cad_incident_cancel(system=system, cad_number="A3")
     assert not CadCallback.objects.exists()
+
+
+def test_the_sweep_is_scheduled(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "amk.cad.tasks.callbacks_sweep_task" in tasks

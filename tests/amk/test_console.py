@@ -440,6 +440,8 @@ EVENT_KEYS = {
     "count",
     "highlight",
     "actor",
+    "origin",
+    "origin_label",
 }
 
 
