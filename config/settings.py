@@ -20,6 +20,7 @@ from config.settings_cad import (  # noqa: F401  settings of the CAD integration
     CAD_CALLBACK_GIVE_UP_S,
     CAD_CALLBACK_REPLAY_WINDOW_S,
     CAD_CALLBACK_TIMEOUT_S,
+    CAD_ENUM_NAME_OVERRIDES,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -337,6 +338,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": CAD_ENUM_NAME_OVERRIDES,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

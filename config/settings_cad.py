@@ -16,3 +16,9 @@ CAD_CALLBACK_GIVE_UP_S = env.int("CAD_CALLBACK_GIVE_UP_S", default=24 * 3600)
 # A CAD should refuse a callback whose timestamp is further than this from its clock
 # (amk.cad.signing.callback_verify's default).
 CAD_CALLBACK_REPLAY_WINDOW_S = env.int("CAD_CALLBACK_REPLAY_WINDOW_S", default=300)
+# The schema's names for the two sets of "state": the incident's (CAD API) and the alert's
+# (the volunteers' API keeps the name it had before the CAD API).
+CAD_ENUM_NAME_OVERRIDES = {
+    "IncidentStateEnum": "amk.models.incident.Incident.State",
+    "AlertOutputStateEnum": "alerts.models.Alert.State",
+}

@@ -52,7 +52,8 @@ class ResponderSerializer(serializers.Serializer):
     alert_id = serializers.IntegerField()
     state = serializers.ChoiceField(choices=Alert.State.choices)
     role = serializers.ChoiceField(
-        choices=Alert.Role.choices, help_text="cpr: straight to the patient; aed: fetches one."
+        choices=[("cpr", "cpr"), ("aed", "aed")],
+        help_text="cpr: straight to the patient; aed: fetches an AED first.",
     )
     aed = serializers.CharField(allow_null=True, help_text="The AED fetched, for role aed.")
     distance_m = serializers.IntegerField(allow_null=True)

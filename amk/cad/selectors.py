@@ -67,7 +67,7 @@ def cad_incident_state(*, cad_incident: CadIncident, now: dt.datetime | None = N
             "arrival_in_min": _minutes_until(row["arrival_estimated_at"], now),
         }
         for row in alerts
-        if "responding" in row["counted"]
+        if "accepted" in row["counted"]  # has a role: cpr or aed
     ]
     responders.sort(key=lambda r: (r["arrival_estimated_at"] is None, r["arrival_estimated_at"]))
     return {
