@@ -226,3 +226,87 @@ def test_console_incidents_are_no_cad_incidents(api, cad):
     IncidentFactory()
     assert not CadIncident.objects.exists()
     assert api.get(incident_url("1"), **auth(key)).status_code == 404
+
+
+def test_the_state_names_each_responders_role_and_arrival(api, cad):
+    from alerts.models import Alert
+    from tests.factories import AlertFactory
+
+    _system, key = cad
+    api.post(CREATE_URL, create_body(), format="json", **auth(key))
+    incident = Incident.objects.get()
+    soon = timezone.now() + timezone.timedelta(minutes=3)
+    AlertFactory(
+        incident=incident,
+        state=Alert.State.ACCEPTED,
+        role="cpr",
+        distance_m=300,
+        arrival_estimated_at=soon,
+        answered_at=timezone.now(),
+    )
+    AlertFactory(incident=incident, state=Alert.State.DECLINED)
+
+    state = api.get(incident_url("AMK-2026-0001"), **auth(key)).json()
+
+    assert (state["counts"]["alerted"], state["counts"]["accepted"]) == (2, 1)
+    assert state["counts"]["declined"] == 1
+    [responder] = state["responders"]
+    assert (responder["role"], responder["state"], responder["distance_m"]) == (
+        "cpr",
+        "accepted",
+        300,
+    )
+    assert responder["arrival_in_min"] == 3
+    assert "phone" not in responder
+    assert "name" not in responder
+
+
+def test_the_rate_is_per_key(api, cad, settings):
+    system, key = cad
+    settings.CAD_API_THROTTLE_RATE = "2/minute"
+    from amk.cad.services.keys import api_key_issue
+
+    _second, other_key = api_key_issue(system=system, name="reserve")
+    codes = [api.get(incident_url("X1"), **auth(key)).status_code for _ in range(3)]
+    assert codes == [404, 404, 429]
+    assert api.get(incident_url("X1"), **auth(other_key)).status_code == 404
+
+
+def test_the_admin_issues_a_key_once_and_keeps_only_its_hash(cad, client):
+    from django.contrib.messages import get_messages
+
+    from amk.cad.models import CadSystem, key_hash
+    from tests.factories import UserFactory
+
+    system, _key = cad
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.post(
+        reverse("admin:cad_cadapikey_add"), {"system": system.pk, "name": "reserve"}
+    )
+    assert response.status_code == 302
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    [message] = [m for m in messages if "vises ikke igen" in m]
+    raw = next(word for word in message.split() if word.startswith("hja_")).rstrip(".")
+    stored = CadApiKey.objects.get(name="reserve")
+    assert stored.key_hash == key_hash(raw)
+    assert raw not in str(CadApiKey.objects.filter(pk=stored.pk).values().get())
+    assert APIClient().get(incident_url("X1"), **auth(raw)).status_code == 404
+    listing = client.get(reverse("admin:cad_cadapikey_changelist")).content.decode()
+    assert "sidst brugt" in listing.lower()
+    # A system added in the admin gets its service user and signing secret.
+    response = client.post(
+        reverse("admin:cad_cadsystem_add"),
+        {
+            "name": "Beredskab CAD",
+            "region": system.region_id,
+            "is_active": "on",
+            "callback_url": "",
+        },
+    )
+    assert response.status_code == 302
+    added = CadSystem.objects.get(name="Beredskab CAD")
+    assert added.user.first_name == "Beredskab CAD"
+    assert not added.user.has_usable_password()
+    assert len(added.callback_secret) > 30
+    for name in ("cadsystem", "cadapikey", "cadincident", "cadcallback"):
+        assert client.get(reverse(f"admin:cad_{name}_changelist")).status_code == 200
