@@ -15,8 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from amk.models.incident import Incident, IncidentEvent
-from amk.models.territory import Municipality
-from amk.selectors.territory import municipality_containing
+from amk.selectors.territory import incident_location_check
 from amk.signals import incident_created, incident_ended
 from config.exceptions import ApplicationError
 
@@ -87,19 +86,6 @@ def incident_event_add(
     )
 
 
-def incident_municipality(*, location: Point) -> Municipality:
-    """The municipality of an incident's location; refused outside the service region. The
-    one check of a location, for the console and the CAD alike."""
-    municipality = municipality_containing(point=location)
-    if municipality is None:
-        raise ApplicationError(
-            _("The location is outside Region Midtjylland."),
-            field="location",
-            code="outside_region",
-        )
-    return municipality
-
-
 @transaction.atomic
 def incident_create(
     *,
@@ -123,7 +109,7 @@ def incident_create(
             _("Unknown exclusion reason: %(reasons)s") % {"reasons": ", ".join(sorted(unknown))},
             field="exclusion_reasons",
         )
-    municipality = incident_municipality(location=location)
+    municipality = incident_location_check(point=location).municipality_or_raise()
     incident = Incident.objects.create(
         location=location,
         address=address.strip(),
@@ -251,7 +237,7 @@ def incident_update(
         )
     changed = []
     if location is not None and not location.equals_exact(incident.location, tolerance=1e-7):
-        incident.municipality = incident_municipality(location=location)
+        incident.municipality = incident_location_check(point=location).municipality_or_raise()
         incident.location = location
         changed += ["location", "municipality"]
     if address is not None and address.strip() != incident.address:

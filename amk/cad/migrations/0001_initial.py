@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('amk', '0006_incident_event_origin_updated'),
+        ('amk', '0007_incident_event_origin_updated'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

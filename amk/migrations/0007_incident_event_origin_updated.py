@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('amk', '0005_roles_by_time'),
+        ('amk', '0006_login_event'),
     ]
 
     operations = [
