@@ -310,3 +310,18 @@ def test_the_admin_issues_a_key_once_and_keeps_only_its_hash(cad, client):
     assert len(added.callback_secret) > 30
     for name in ("cadsystem", "cadapikey", "cadincident", "cadcallback"):
         assert client.get(reverse(f"admin:cad_{name}_changelist")).status_code == 200
+
+
+def test_a_cad_of_another_dispatch_centre_creates_nothing_in_this_region(api):
+    from amk.cad.services.keys import api_key_issue, cad_system_create
+    from amk.models.territory import Region
+
+    other_region = Region.objects.exclude(pk="1082").first()
+    system = cad_system_create(name="AMK Syd CAD", region=other_region)
+    _key, raw = api_key_issue(system=system, name="k")
+
+    response = api.post(CREATE_URL, create_body(), format="json", **auth(raw))
+
+    assert response.status_code == 400
+    assert "location" in response.json()
+    assert not Incident.objects.exists()
