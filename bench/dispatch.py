@@ -70,29 +70,78 @@ def _steps(steps: dict[str, list[float]], incident, t0: float, first: float, nth
         steps[name].append(value)
 
 
-def measure(*, providers, incidents: int = 200, nth: int = 20) -> dict:
+def _console_create():
+    """The console's path: incident_create in a transaction; t0 is the commit."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from alerts.models import AlertDelivery
     from amk.services.incidents import incident_create
-    from bench.common import incident_points
     from config.exceptions import ApplicationError
 
     user, _ = get_user_model().objects.get_or_create(username="bench-dispatcher")
-    latencies, short, deliveries_per_incident = [], 0, []
-    steps: dict[str, list[float]] = {name: [] for name in STEPS}
-    points = incident_points(incidents + WARM_UP + 20, seed=23)
-    for i, point in enumerate(points):
-        committed = {}
+
+    def create(point, _i: int):
+        committed: dict[str, float] = {}
         try:
             with transaction.atomic():
                 # Registered first, so it runs first: the moment of the commit.
                 transaction.on_commit(lambda c=committed: c.setdefault("t", time.time()))
                 incident = incident_create(created_by=user, location=point, address="Benchmark")
         except ApplicationError:
-            continue  # the jitter put the point in the sea or outside the region
-        t0 = committed["t"]
+            return None, 0.0  # the jitter put the point in the sea or outside the region
+        return incident, committed["t"]
+
+    return create
+
+
+def _cad_create():
+    """The CAD's path: POST /api/cad/v1/incidents/ with an API key through the whole Django
+    and DRF stack (in-process client: no network hop); t0 is before the request."""
+    from django.test import Client
+
+    from amk.cad.models import CadSystem
+    from amk.cad.services.keys import api_key_issue, cad_system_create
+    from amk.models.incident import Incident
+
+    system = CadSystem.objects.filter(name="Benchmark CAD").first()
+    system = system or cad_system_create(name="Benchmark CAD")
+    _key, raw = api_key_issue(system=system, name="bench")
+    client, run = Client(), int(time.time())
+
+    def create(point, i: int):
+        body = {
+            "cad_number": f"BENCH-{run}-{i}",
+            "location": {"lat": point.y, "lon": point.x},
+            "address": "Benchmark",
+        }
+        t0 = time.time()
+        response = client.post(
+            "/api/cad/v1/incidents/",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )
+        if response.status_code != 201:
+            return None, 0.0  # outside the region
+        return Incident.objects.get(pk=response.json()["incident_id"]), t0
+
+    return create
+
+
+def measure(*, providers, incidents: int = 200, nth: int = 20, via_cad: bool = False) -> dict:
+    from alerts.models import AlertDelivery
+    from bench.common import incident_points
+
+    label = "CAD create" if via_cad else "commit"
+    create = _cad_create() if via_cad else _console_create()
+    latencies, short, deliveries_per_incident = [], 0, []
+    steps: dict[str, list[float]] = {name: [] for name in STEPS}
+    # The same points as the console's run: the two are compared incident for incident.
+    points = incident_points(incidents + WARM_UP + 20, seed=23)
+    for i, point in enumerate(points):
+        incident, t0 = create(point, i)
+        if incident is None:
+            continue
         deadline = t0 + 10
         while len(providers.arrivals_since(t0)) < nth and time.time() < deadline:
             time.sleep(0.002)
@@ -119,7 +168,7 @@ def measure(*, providers, incidents: int = 200, nth: int = 20) -> dict:
         "steps": {name: summary_ms(values) for name, values in steps.items()},
     }
     log(
-        f"dispatch: commit → {nth}th delivery p50 {result['p50_ms']} ms, p95 {result['p95_ms']} "
+        f"dispatch: {label} → {nth}th delivery p50 {result['p50_ms']} ms, p95 {result['p95_ms']} "
         f"ms, p99 {result['p99_ms']} ms over {len(latencies)} incidents "
         f"({result['mean_deliveries']} deliveries each on average, {short} with fewer than {nth})"
     )

@@ -109,6 +109,7 @@ def write(r: dict) -> None:
         "selection_p99_ms": {s: sel[s]["selection"]["p99_ms"] for s in SIZES},
         "selection_baseline_p99_ms": {s: sel[s]["baseline"]["p99_ms"] for s in SIZES},
         "dispatch_p95_ms": r["dispatch"]["p95_ms"],
+        "cad_dispatch_p95_ms": r.get("dispatch_cad", {}).get("p95_ms"),
         "location_updates_rps": r["location"]["rps"],
         "location_updates_p99_ms": r["location"]["p99_ms"],
         "location_updates_errors": r["location"]["errors"],
@@ -123,6 +124,8 @@ def write(r: dict) -> None:
         "selection 1M ≤ 1.5× bare KNN (p99)": sel["1m"]["ratio_p99"] <= 1.5,
         "selection growth 10k→1M ≤ 2× (p99)": growth <= 2,
         "dispatch p95 ≤ 200 ms": r["dispatch"]["p95_ms"] <= 200,
+        "CAD create → 20th delivery p95 ≤ 200 ms": r.get("dispatch_cad", {}).get("p95_ms", 1e9)
+        <= 200,
         "location ≥ 1,500 req/s": r["location"]["rps"] >= 1500,
         "location p99 ≤ 50 ms": r["location"]["p99_ms"] <= 50,
         "location no errors": r["location"]["errors"] == 0,
@@ -203,6 +206,15 @@ def write(r: dict) -> None:
         "| --- | ---: | ---: | ---: | ---: |",
         f"| commit → {d['nth']}th delivery | {d['p50_ms']} ms | {d['p95_ms']} ms | "
         f"{d['p99_ms']} ms | {d['max_ms']} ms |",
+        *(
+            [
+                f"| CAD API request (`POST /api/cad/v1/incidents/`, in-process) → {d['nth']}th "
+                f"delivery | {dc['p50_ms']} ms | {dc['p95_ms']} ms | {dc['p99_ms']} ms | "
+                f"{dc['max_ms']} ms |"
+            ]
+            if (dc := r.get("dispatch_cad"))
+            else []
+        ),
         f"| baseline: {d['nth']} sends in a row from one process, no queue | {db['p50_ms']} ms | "
         f"{db['p95_ms']} ms | {db['p99_ms']} ms | {db['max_ms']} ms |",
         "",

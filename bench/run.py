@@ -120,6 +120,9 @@ def _dispatch(results: dict, providers) -> None:
         time.sleep(6)
         results["dispatch"] = dispatch.measure(providers=providers)
         results["dispatch"]["worker"] = worker_args
+        # The same from the CAD integration's API: request → 20th delivery.
+        results["dispatch_cad"] = dispatch.measure(providers=providers, via_cad=True)
+        results["dispatch_cad"]["worker"] = worker_args
     finally:
         worker.terminate()
         worker.wait(30)

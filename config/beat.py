@@ -12,6 +12,8 @@ def beat_schedule(
         # The outbox sweep: incidents and deliveries a lost enqueue left behind, expiries,
         # automatic closes (alerts.services.sweep).
         "dispatch-sweep": {"task": "alerts.tasks.sweep_task", "schedule": 5.0},
+        # Callbacks to CAD systems a lost enqueue or a failing CAD left behind (amk.cad).
+        "cad-callbacks-sweep": {"task": "amk.cad.tasks.callbacks_sweep_task", "schedule": 5.0},
         # Retention of personal data (volunteers/tasks.py, alerts/tasks.py).
         "volunteer-locations-expire": {
             "task": "volunteers.tasks.locations_expire_task",

@@ -18,6 +18,7 @@ from config.client_ip import trusted_proxies_parse
 # upper-case names): config/settings_<topic>.py.
 from config.settings_accounts import *  # noqa: F403
 from config.settings_addresses import *  # noqa: F403
+from config.settings_cad import *  # noqa: F403
 from config.settings_codes import *  # noqa: F403
 from config.settings_insight import *  # noqa: F403
 from config.settings_simulation import *  # noqa: F403
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "volunteers",
     "alerts",
     "defibrillators",
+    "amk.cad",
     "config",  # project-wide templates, static files (map outlines), locale and commands
 ]
 
@@ -334,6 +336,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": CAD_ENUM_NAME_OVERRIDES,  # noqa: F405  config.settings_cad
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", include("volunteers.urls")),
+    path("api/cad/v1/", include("amk.cad.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("about/", views.about, name="about"),

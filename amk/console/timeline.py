@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 
 from amk.models.incident import IncidentEvent
@@ -31,6 +32,12 @@ GROUPED = {
     Kind.ALERT_FAILED: lambda n: ngettext("%(n)d not reached", "%(n)d not reached", n),
 }
 HIGHLIGHTED = {Kind.ALERT_ACCEPTED}
+# Where a dispatcher's action came from, shown beside its actor (amk/cad: the CAD's service
+# user is named after the CAD system).
+ORIGIN_LABELS = {
+    IncidentEvent.Origin.CAD: _lazy("via CAD"),
+    IncidentEvent.Origin.CONSOLE: _lazy("via console"),
+}
 # How many of a group's volunteers the line names; the rest are counted.
 MEMBERS_SHOWN = 5
 
@@ -45,6 +52,14 @@ def _actor(event: dict) -> str:
         return ""
     name = f"{event['actor__first_name']} {event['actor__last_name']}".strip()
     return name or event["actor__username"]
+
+
+def _origin(event: dict) -> str:
+    """CAD or console for a dispatcher's action: the actor of any entry not marked as the
+    CAD's is a dispatcher at the console (entries older than the mark included)."""
+    if event["origin"]:
+        return event["origin"]
+    return IncidentEvent.Origin.CONSOLE if event["actor_id"] else ""
 
 
 def volunteer_labels(alerts: list[dict[str, Any]]) -> dict[int, str]:
@@ -91,6 +106,8 @@ def _line(events: list[dict], *, labels: dict[int, str], waves: dict[int, int]) 
         "count": len(events),
         "highlight": kind in HIGHLIGHTED,
         "actor": _actor(first),
+        "origin": _origin(first),
+        "origin_label": str(ORIGIN_LABELS.get(_origin(first), "")),
     }
 
 
@@ -136,4 +153,5 @@ TIMELINE_FIELDS = (
     "actor__first_name",
     "actor__last_name",
     "actor__username",
+    "origin",
 )

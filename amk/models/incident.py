@@ -141,6 +141,7 @@ class IncidentEvent(models.Model):
         CLOSED = "closed", _("Closed")
         AUTO_CLOSED = "auto_closed", _("Closed automatically")
         REPLACEMENTS = "replacements", _("Replacements alerted")
+        UPDATED = "updated", _("Location or address changed")
         # An alert's move, named after the alert state it moved to.
         ALERT_SENT = "alert_sent", _("Alert sent")
         ALERT_DELIVERED = "alert_delivered", _("Alert delivered")
@@ -158,7 +159,16 @@ class IncidentEvent(models.Model):
         def for_alert_state(cls, alert_state: str) -> "IncidentEvent.Kind":
             return cls(f"alert_{alert_state}")
 
+    class Origin(models.TextChoices):
+        """Where a dispatcher's action came from: the console or the dispatch centre's CAD
+        (``actor`` is then the CAD system's service user). Empty for the platform's own moves
+        and the volunteers' answers."""
+
+        CONSOLE = "console", _("Console")
+        CAD = "cad", _("CAD")
+
     kind = models.CharField(_("event"), max_length=40, choices=Kind.choices)
+    origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices, blank=True)
     message = models.CharField(_("message"), max_length=500)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
 

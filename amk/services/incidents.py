@@ -21,6 +21,7 @@ from amk.signals import incident_created, incident_ended
 from config.exceptions import ApplicationError
 
 State = Incident.State
+CONSOLE = IncidentEvent.Origin.CONSOLE
 
 # Every allowed move of an incident's state, in one place. Dispatching means still recruiting
 # (waves going out); active means enough have accepted or nobody was to be activated.
@@ -74,9 +75,15 @@ def incident_event_add(
     message: str,
     actor: User | None = None,
     alert_id: int | None = None,
+    origin: str = "",
 ) -> IncidentEvent:
     return IncidentEvent.objects.create(
-        incident_id=incident_id, alert_id=alert_id, actor=actor, kind=kind, message=message
+        incident_id=incident_id,
+        alert_id=alert_id,
+        actor=actor,
+        kind=kind,
+        message=message,
+        origin=origin if actor is not None else "",
     )
 
 
@@ -88,6 +95,7 @@ def incident_create(
     address: str = "",
     note: str = "",
     exclusion_reasons: Iterable[str] = (),
+    origin: str = CONSOLE,
 ) -> Incident:
     """Save a suspected cardiac arrest; dispatch starts once it is committed.
 
@@ -116,6 +124,7 @@ def incident_create(
         kind=IncidentEvent.Kind.CREATED,
         message=_("Incident created in %(m)s") % {"m": municipality},
         actor=created_by,
+        origin=origin,
     )
     if reasons:
         labels = ", ".join(str(Incident.Exclusion(r).label) for r in reasons)
@@ -124,13 +133,14 @@ def incident_create(
             kind=IncidentEvent.Kind.NOT_ACTIVATED,
             message=_("Volunteers not activated: %(reasons)s") % {"reasons": labels},
             actor=created_by,
+            origin=origin,
         )
     incident_created.send(sender=Incident, incident=incident)
     return incident
 
 
 def _incident_end(
-    *, incident_id: int, actor: User | None, state: str, kind: str, message: str
+    *, incident_id: int, actor: User | None, state: str, kind: str, message: str, origin: str
 ) -> Incident:
     incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
     if not incident_transition(incident_id=incident_id, to_state=state):
@@ -140,17 +150,20 @@ def _incident_end(
             code="ended",
         )
     incident.refresh_from_db(fields=["state", "closed_at", "updated_at"])
-    incident_event_add(incident_id=incident_id, kind=kind, message=message, actor=actor)
+    incident_event_add(
+        incident_id=incident_id, kind=kind, message=message, actor=actor, origin=origin
+    )
     incident_ended.send(sender=Incident, incident=incident, actor=actor)
     return incident
 
 
 @transaction.atomic
-def incident_cancel(*, incident_id: int, actor: User) -> Incident:
+def incident_cancel(*, incident_id: int, actor: User, origin: str = CONSOLE) -> Incident:
     """Not a cardiac arrest after all: stand everyone down."""
     return _incident_end(
         incident_id=incident_id,
         actor=actor,
+        origin=origin,
         state=State.CANCELLED,
         kind=IncidentEvent.Kind.CANCELLED,
         message=_("Incident cancelled; stand-down sent to all alerted volunteers"),
@@ -180,6 +193,7 @@ def incident_close(
     actor: User | None,
     auto_after_s: int | None = None,
     ems_arrived_at: dt.datetime | None = None,
+    origin: str = CONSOLE,
 ) -> Incident:
     """The ambulance is on scene: release the volunteers with thanks.
 
@@ -200,12 +214,17 @@ def incident_close(
         kind = IncidentEvent.Kind.AUTO_CLOSED
         message = _("Closed automatically after %(min)d min") % {"min": auto_after_s // 60}
     return _incident_end(
-        incident_id=incident_id, actor=actor, state=State.CLOSED, kind=kind, message=message
+        incident_id=incident_id,
+        actor=actor,
+        state=State.CLOSED,
+        kind=kind,
+        message=message,
+        origin=origin,
     )
 
 
 @transaction.atomic
-def incident_note_add(*, incident_id: int, actor: User, text: str) -> None:
+def incident_note_add(*, incident_id: int, actor: User, text: str, origin: str = CONSOLE) -> None:
     text = text.strip()
     if not text:
         raise ApplicationError(_("The note is empty."), field="text")
@@ -213,5 +232,57 @@ def incident_note_add(*, incident_id: int, actor: User, text: str) -> None:
         raise ApplicationError(_("The note is longer than 500 characters."), field="text")
     incident = Incident.objects.get(pk=incident_id)
     incident_event_add(
-        incident_id=incident.pk, kind=IncidentEvent.Kind.NOTE, message=text, actor=actor
+        incident_id=incident.pk,
+        kind=IncidentEvent.Kind.NOTE,
+        message=text,
+        actor=actor,
+        origin=origin,
     )
+
+
+@transaction.atomic
+def incident_update(
+    *,
+    incident_id: int,
+    actor: User,
+    location: Point | None = None,
+    address: str | None = None,
+    origin: str = CONSOLE,
+) -> Incident:
+    """A corrected location or address of an open incident (the CAD's update), checked like a
+    new one and written on the timeline. Alerts already sent are not re-targeted; who accepts
+    from now on gets the new address."""
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident_id)
+    if not incident.is_open:
+        raise ApplicationError(
+            _("The incident has already ended (%(state)s).")
+            % {"state": incident.get_state_display()},
+            code="ended",
+        )
+    changed = []
+    if location is not None and not location.equals_exact(incident.location, tolerance=1e-7):
+        incident.municipality = incident_location_check(point=location).municipality_or_raise()
+        incident.location = location
+        changed += ["location", "municipality"]
+    if address is not None and address.strip() != incident.address:
+        incident.address = address.strip()
+        changed.append("address")
+    if not changed:
+        return incident
+    incident.save(update_fields=[*changed, "updated_at"])
+    parts = []
+    if "location" in changed:
+        parts.append(
+            _("location %(lat).5f, %(lon).5f (%(m)s)")
+            % {"lat": incident.location.y, "lon": incident.location.x, "m": incident.municipality}
+        )
+    if "address" in changed:
+        parts.append(_("address %(address)s") % {"address": incident.address or "–"})
+    incident_event_add(
+        incident_id=incident.pk,
+        kind=IncidentEvent.Kind.UPDATED,
+        message=_("Changed: %(changes)s") % {"changes": "; ".join(parts)},
+        actor=actor,
+        origin=origin,
+    )
+    return incident

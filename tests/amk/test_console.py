@@ -443,6 +443,8 @@ EVENT_KEYS = {
     "count",
     "highlight",
     "actor",
+    "origin",
+    "origin_label",
 }
 
 

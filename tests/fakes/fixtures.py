@@ -21,6 +21,7 @@ from tests.fakes.keys import ServiceAccount, generate_service_account
 from tests.fakes.twilio_server import FakeTwilio
 
 __all__ = [
+    "fake_cad",
     "fake_fcm",
     "fake_service_account",
     "fake_twilio",
@@ -102,3 +103,19 @@ def fresh_backends():
     reset_backends()
     yield
     reset_backends()
+
+
+@pytest.fixture
+def fake_cad():
+    """A fake CAD taking callbacks (tests/fakes/cad_server.py), shared and reset per test."""
+    from tests.fakes.cad_server import FakeCad
+
+    with _lock:
+        fake = _fakes.get("cad")
+        if fake is None:
+            fake = FakeCad().start()
+            atexit.register(fake.stop)
+            _fakes["cad"] = fake
+    fake.reset()
+    yield fake
+    fake.reset()

@@ -249,6 +249,7 @@
         h("span", { class: "msg", text: e.message }),
         e.members ? h("span", { class: "members", text: e.members }) : null,
         e.actor ? h("span", { class: "actor", text: e.actor }) : null,
+        e.origin_label ? h("span", { class: "origin origin-" + e.origin, text: e.origin_label }) : null,
       ]);
     }) : [h("li", { class: "empty", text: T.none })]);
 
