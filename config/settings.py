@@ -352,6 +352,9 @@ LOCATION_MAX_ACCURACY_M = env.int("LOCATION_MAX_ACCURACY_M", default=200)
 LOCATION_CLOCK_SKEW_S = env.int("LOCATION_CLOCK_SKEW_S", default=60)
 # At most one stored position per volunteer this often (429 with Retry-After in between).
 LOCATION_MIN_INTERVAL_S = env.int("LOCATION_MIN_INTERVAL_S", default=2)
+# A position no one could have travelled to is refused (read after .env, like the rest).
+from config.settings_positions import LOCATION_JUMP_MAX_SPEED_MPS  # noqa: E402, F401
+
 # Retention: a current location is cleared after this; alert snapshots are nulled after that.
 LOCATION_RETENTION_S = env.int("LOCATION_RETENTION_S", default=24 * 3600)
 ALERT_LOCATION_RETENTION_DAYS = env.int("ALERT_LOCATION_RETENTION_DAYS", default=30)

@@ -60,6 +60,7 @@ class VolunteerFactory(factory.django.DjangoModelFactory):
     location = factory.LazyFunction(lambda: point(*AARHUS_C))
     location_updated_at = factory.LazyFunction(timezone.now)
     location_accuracy_m = 15
+    approved_at = factory.LazyFunction(timezone.now)  # approved, as the policy asks by default
 
 
 class DeviceFactory(factory.django.DjangoModelFactory):
