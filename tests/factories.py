@@ -132,6 +132,9 @@ class DispatchPolicyFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Politik {n}")
     is_active = True
+    # The surplus released as soon as the target has accepted, as before the release waited for
+    # progress; the tests of that wait set it (tests/alerts/test_surplus_release.py).
+    release_surplus_after_s = 0
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):

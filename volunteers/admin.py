@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.services.debriefs import debriefs_mark_handled
 from config.geoadmin import AreaAdmin, GeoAdmin
+from volunteers.admin_vetting import VettingAdminMixin
 from volunteers.models import Consent, Debrief, Device, LocalArea, Volunteer
 from volunteers.services.accounts import volunteer_delete
 from volunteers.user_admin import register as register_user_admin
@@ -220,7 +221,7 @@ def mask_token(token: str) -> str:
 
 
 @admin.register(Volunteer)
-class VolunteerAdmin(PhoneSearchMixin, GeoAdmin):
+class VolunteerAdmin(VettingAdminMixin, PhoneSearchMixin, GeoAdmin):
     list_display = [
         "name",
         "phone",
