@@ -184,3 +184,22 @@ def test_the_incident_keeps_the_vetting_of_the_policy_it_was_created_under(db):
         "exclude_after_location_jumps": None,
         "release_surplus_after_s": 45,
     }
+
+
+def test_a_corps_member_an_administrator_creates_in_the_admin_is_approved_by_them(db, rf):
+    from django.contrib.admin.sites import site
+
+    admin_user = UserFactory(is_staff=True, is_superuser=True)
+    request = rf.post("/admin/volunteers/volunteer/add/")
+    request.user = admin_user
+    model_admin = site._registry[Volunteer]
+    member = VolunteerFactory.build(
+        user=UserFactory(), local_area=LocalAreaFactory(), is_heart_runner=False, approved_at=None
+    )
+
+    model_admin.save_model(request, member, form=None, change=False)
+
+    member.refresh_from_db()
+    assert member.approved_at is not None
+    assert member.approved_by == admin_user
+    assert member.pk in chosen(DispatchPolicy(require_approval=True))
