@@ -9,8 +9,9 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from knox.auth import TokenAuthentication
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -26,7 +27,19 @@ STATUS_BY_CODE = {
     **dict.fromkeys(CONFLICT_CODES, status.HTTP_409_CONFLICT),
     "quota": status.HTTP_429_TOO_MANY_REQUESTS,  # a per-number SMS quota (code_budget)
     "budget": status.HTTP_503_SERVICE_UNAVAILABLE,  # the global SMS budget is spent
+    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,  # Twilio Verify cannot check a code now
 }
+
+
+def _throttled_text(wait: int | None) -> str:
+    """DRF formats its wait sentence before translating it, so no catalogue ever matches."""
+    if wait is None:
+        return gettext("Too many requests.")
+    return ngettext(
+        "Too many requests. Try again in %(wait)d second.",
+        "Too many requests. Try again in %(wait)d seconds.",
+        wait,
+    ) % {"wait": wait}
 
 
 def exception_handler(exc, context):
@@ -41,6 +54,8 @@ def exception_handler(exc, context):
         if exc.field:
             return Response({exc.field: [exc.message]}, status=code)
         return Response({"detail": exc.message}, status=code)
+    if isinstance(exc, exceptions.Throttled):
+        exc.detail = exceptions.ErrorDetail(_throttled_text(exc.wait), code="throttled")
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             body = {

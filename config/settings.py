@@ -14,6 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
 
+# Settings by topic, each module reading its own environment variables (Django reads the
+# upper-case names): config/settings_<topic>.py.
+from config.settings_accounts import *  # noqa: F403
+from config.settings_codes import *  # noqa: F403
+from config.settings_positions import *  # noqa: F403
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -47,6 +53,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "leaflet",
     "phonenumber_field",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "amk",
     "volunteers",
     "alerts",
@@ -64,6 +72,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "amk.console.sessions.SessionTimeoutMiddleware",
+    "amk.console.sessions.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
@@ -147,13 +158,6 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-# Lock-out (config/lockout.py): after LOGIN_LOCKOUT_FAILURES failed passwords for one username
-# from one IP, or LOGIN_LOCKOUT_FAILURES_PER_USER from anywhere, logins for it are refused for
-# LOGIN_LOCKOUT_WINDOW_S (console and admin alike).
-AUTHENTICATION_BACKENDS = ["config.lockout.LockoutModelBackend"]
-LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
-LOGIN_LOCKOUT_FAILURES_PER_USER = env.int("LOGIN_LOCKOUT_FAILURES_PER_USER", default=50)
-LOGIN_LOCKOUT_WINDOW_S = env.int("LOGIN_LOCKOUT_WINDOW_S", default=15 * 60)
 
 # Security: production defaults are strict; local modes run on plain http://127.0.0.1.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_MODE)
@@ -165,9 +169,7 @@ except ValueError as exc:
     raise ImproperlyConfigured(
         f"TRUSTED_PROXIES must be a count (e.g. 1) or CIDR networks (e.g. 10.0.0.0/8): {exc}"
     ) from exc
-SESSION_COOKIE_SECURE = not LOCAL_MODE
 CSRF_COOKIE_SECURE = not LOCAL_MODE
-SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if LOCAL_MODE else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not LOCAL_MODE
 SECURE_HSTS_PRELOAD = not LOCAL_MODE
@@ -196,6 +198,8 @@ PHONENUMBER_DB_FORMAT = "E164"
 
 # Reference geography: the service region (DAGI region code) and the data files.
 SERVICE_REGION_CODE = env.str("SERVICE_REGION_CODE", default="1082")
+# Incidents on a quay, beach or islet just outside the generalised outlines (amk territory).
+SERVICE_REGION_SHORE_TOLERANCE_M = env.int("SERVICE_REGION_SHORE_TOLERANCE_M", default=1000)
 REFERENCE_DATA_DIR = Path(env.str("REFERENCE_DATA_DIR", default=str(BASE_DIR / "data")))
 
 # Map tiles (JSON list of Leaflet layers: [name, URL template, options]). Locally OpenStreetMap's
@@ -352,9 +356,6 @@ LOCATION_MAX_ACCURACY_M = env.int("LOCATION_MAX_ACCURACY_M", default=200)
 LOCATION_CLOCK_SKEW_S = env.int("LOCATION_CLOCK_SKEW_S", default=60)
 # At most one stored position per volunteer this often (429 with Retry-After in between).
 LOCATION_MIN_INTERVAL_S = env.int("LOCATION_MIN_INTERVAL_S", default=2)
-# A position no one could have travelled to is refused (read after .env, like the rest).
-from config.settings_positions import LOCATION_JUMP_MAX_SPEED_MPS  # noqa: E402, F401
-
 # Retention: a current location is cleared after this; alert snapshots are nulled after that.
 LOCATION_RETENTION_S = env.int("LOCATION_RETENTION_S", default=24 * 3600)
 ALERT_LOCATION_RETENTION_DAYS = env.int("ALERT_LOCATION_RETENTION_DAYS", default=30)

@@ -26,9 +26,6 @@ class AdultBirthdateLimit(models.Func):
     )
     output_field = models.DateField()
 
-    def __init__(self):
-        super().__init__()
-
 
 class LongNameGistIndex(GistIndex):
     """A GistIndex whose name may be as long as PostgreSQL allows (63 characters).

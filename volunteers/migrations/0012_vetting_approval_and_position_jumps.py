@@ -16,7 +16,7 @@ def approve_existing(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('volunteers', '0009_code_send'),
+        ('volunteers', '0011_device_token_per_account'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
