@@ -73,6 +73,7 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "target_accepted",
+                    "release_surplus_after_s",
                     "escalate_after_s",
                     "radius_step_m",
                     "max_radius_m",
@@ -88,6 +89,16 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
                     "travel_speed_mps",
                     "detour_factor",
                     "aed_max_arrival_s",
+                ]
+            },
+        ),
+        (
+            _("Who may be dispatched"),
+            {
+                "fields": [
+                    "require_approval",
+                    "require_course_within_days",
+                    "exclude_after_location_jumps",
                 ]
             },
         ),

@@ -21,6 +21,7 @@ from config.settings_addresses import *  # noqa: F403
 from config.settings_cad import *  # noqa: F403
 from config.settings_codes import *  # noqa: F403
 from config.settings_insight import *  # noqa: F403
+from config.settings_positions import *  # noqa: F403
 from config.settings_simulation import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent

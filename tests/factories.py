@@ -60,6 +60,7 @@ class VolunteerFactory(factory.django.DjangoModelFactory):
     location = factory.LazyFunction(lambda: point(*AARHUS_C))
     location_updated_at = factory.LazyFunction(timezone.now)
     location_accuracy_m = 15
+    approved_at = factory.LazyFunction(timezone.now)  # approved, as the policy asks by default
 
 
 class DeviceFactory(factory.django.DjangoModelFactory):
@@ -134,6 +135,9 @@ class DispatchPolicyFactory(factory.django.DjangoModelFactory):
     # Escalation is what many tests exercise: three waves, as the migration's "Standard" has
     # (the model's default became one wave after the policy simulator, docs/simulation.md).
     max_waves = 3
+    # The surplus released as soon as the target has accepted, as before the release waited for
+    # progress; the tests of that wait set it (tests/alerts/test_surplus_release.py).
+    release_surplus_after_s = 0
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):

@@ -7,9 +7,10 @@ cost about four times the work of the update itself. The middleware below answer
 case, a knox token and a well-formed position, right after the security middleware: the token
 check, the rate limit and the update are one statement (volunteers.services.location.
 volunteer_location_update), after the position rules of volunteers.positions. Anything else, an
-unknown or expired token, a position refused, too soon, no profile, goes on to LocationApi
+unknown or expired token, a position refused, too soon, a jump, no profile, goes on to LocationApi
 unchanged, which answers with the same checks and words the error in the caller's language.
-Nothing is stored on the way there.
+Nothing is stored on the way there (a jump's flag, once per stored position, is not counted
+twice by the API's second look).
 """
 
 import json

@@ -114,6 +114,43 @@ class DispatchPolicy(models.Model):
             "responder is not alerted again for this long. 0: no rest period."
         ),
     )
+    # Who may be dispatched at all (volunteers.models.dispatchable.Vetting), both pools.
+    require_approval = models.BooleanField(
+        _("only volunteers approved by an administrator"),
+        default=True,
+        help_text=_(
+            "A new sign-up is not alerted until an administrator has approved it (the "
+            'volunteers\' admin, action "Approve"). Corps members created by an administrator '
+            "are approved."
+        ),
+    )
+    require_course_within_days = models.PositiveIntegerField(
+        _("first-aid course taken within (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Only volunteers whose course is at most this old. Empty: no requirement."),
+    )
+    exclude_after_location_jumps = models.PositiveSmallIntegerField(
+        _("exclude after implausible position jumps"),
+        null=True,
+        blank=True,
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "A volunteer with this many positions refused as a jump no one could travel is not "
+            "alerted until an administrator approves them again. Empty: never excluded."
+        ),
+    )
+    release_surplus_after_s = models.PositiveIntegerField(
+        _("release the surplus only after (s)"),
+        default=120,
+        help_text=_(
+            "When the target has accepted, the others are released once that many responders "
+            "have reported progress (on the way, AED collected, on scene), or once each "
+            "acceptance is this old; until then recruiting goes on. 0: at once."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

@@ -7,6 +7,7 @@ its rows), the incident list as aggregates (``incidents_with_alert_counts``), th
 answers through ``accepted_count``; all from the same expressions, so they cannot disagree.
 """
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import (
@@ -78,6 +79,21 @@ def zero_counts() -> dict[str, int]:
 def accepted_count(*, incident_id: int) -> int:
     """How many of the incident's volunteers have accepted and are still responding."""
     return Alert.objects.filter(ALERT_COUNTS["responding"], incident_id=incident_id).count()
+
+
+# Responders who reported progress: coming, by their own later word, not only a "yes".
+PROGRESS_STATES = (Alert.State.EN_ROUTE, Alert.State.AED_COLLECTED, Alert.State.ON_SCENE)
+
+
+def confirmed_count(*, incident_id: int, accepted_before: dt.datetime) -> int:
+    """How many responders are evidently coming: reported progress, or accepted before
+    ``accepted_before`` (the policy's ``release_surplus_after_s`` ago) and still responding.
+    What releases the surplus (alerts.services.surplus)."""
+    return Alert.objects.filter(
+        Q(state__in=PROGRESS_STATES)
+        | Q(state__in=Alert.RESPONDING_STATES, answered_at__lte=accepted_before),
+        incident_id=incident_id,
+    ).count()
 
 
 def alert_in_incident(*, alert_id: int, incident_id: int) -> bool:

@@ -7,11 +7,15 @@ reads its values through ``incident_policy``: one JSON field of the incident row
 already read (or locked), no query.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from django.utils import timezone
+
 from alerts.models import DispatchPolicy
 from amk.models.incident import Incident
+from volunteers.models import Vetting
 
 # What a copy leaves out: the row's identity and bookkeeping (the id is kept as policy_id).
 _NOT_COPIED = frozenset({"id", "is_active", "updated_at"})
@@ -69,3 +73,21 @@ def incident_policy_lookup() -> Callable[[Incident], DispatchPolicy]:
         return built[incident.pk]
 
     return lookup
+
+
+def policy_vetting(policy: DispatchPolicy, *, now: dt.datetime | None = None) -> Vetting:
+    """What the policy asks of everyone alerted, for volunteers' rules (``Vetting``): the same
+    object for candidate selection's SQL, the ORM's ``dispatchable`` and the app's status.
+
+    A course counts on the day it was taken and for ``require_course_within_days`` days after,
+    by the date in Denmark at ``now``.
+    """
+    days = policy.require_course_within_days
+    course_since = None
+    if days is not None:
+        course_since = timezone.localdate(now or timezone.now()) - dt.timedelta(days=days)
+    return Vetting(
+        require_approval=policy.require_approval,
+        course_since=course_since,
+        max_location_jumps=policy.exclude_after_location_jumps,
+    )

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
+from alerts.selectors.policy import policy_vetting
 from amk.models.incident import Incident
 from config.postgis.prepared import PreparedStatement
 from volunteers.models import AdultBirthdateLimit
@@ -33,6 +34,16 @@ _NOT_IN_QUIET_HOURS = """
             THEN %(local_time)s >= v.quiet_hours_start AND %(local_time)s < v.quiet_hours_end
           ELSE %(local_time)s >= v.quiet_hours_start OR %(local_time)s < v.quiet_hours_end END
       )
+"""
+
+
+# The vetting the policy asks of both pools (volunteers.models.dispatchable.Vetting, built by
+# alerts.selectors.policy.policy_vetting): approval, a recent enough course, few position jumps.
+# A column each, checked on the rows the walk reaches, not in the index: the policy may change.
+_VETTED = """
+      AND (NOT %(require_approval)s OR v.approved_at IS NOT NULL)
+      AND (%(course_since)s IS NULL OR v.first_aid_course_on >= %(course_since)s)
+      AND (%(max_jumps)s IS NULL OR v.location_jumps < %(max_jumps)s)
 """
 
 
@@ -66,6 +77,9 @@ _CANDIDATES_PARAMS = {
     "fresh_since": "timestamptz",
     "radius_m": "float8",
     "rest_since": "timestamptz",
+    "require_approval": "boolean",
+    "course_since": "date",
+    "max_jumps": "integer",
 }
 
 # Both pools in one round trip. The corps: every available member of the local area(s) that
@@ -88,6 +102,7 @@ _CANDIDATES_SQL = f"""
       FROM volunteers_volunteer v
       WHERE v.local_area_id IN (SELECT id FROM areas)
         AND v.is_available
+        {_VETTED}
         {_NOT_IN_QUIET_HOURS}
         AND NOT EXISTS (
           SELECT 1 FROM alerts_alert a
@@ -110,6 +125,7 @@ _CANDIDATES_SQL = f"""
           AND v.location IS NOT NULL
           AND v.date_of_birth <= {AdultBirthdateLimit.template}
           AND v.location_updated_at >= %(fresh_since)s
+          {_VETTED}
           {_NOT_IN_QUIET_HOURS}
           AND (v.local_area_id IS NULL OR v.local_area_id NOT IN (SELECT id FROM areas))
           AND NOT EXISTS (
@@ -167,7 +183,8 @@ def dispatch_candidates(
     at most ``limit`` of them (by default the policy's wave size).
 
     Volunteers already alerted for the incident are left out, so is anyone engaged on another
-    open incident or resting after one (the policy's `cooldown_after_incident_s`), and a
+    open incident or resting after one (the policy's `cooldown_after_incident_s`), anyone the
+    policy's vetting leaves out (approval, course, position jumps: both pools), and a
     person in both pools is alerted once, as a corps member (they are the ones with the local
     AED). A corps member without a known position has no distance (None).
     """
@@ -205,6 +222,7 @@ def _candidates_params(
     include_corps: bool,
     now: dt.datetime,
 ) -> dict[str, object]:
+    vetting = policy_vetting(policy, now=now)
     return {
         "include_corps": include_corps,
         "point": point.hexewkb.decode(),
@@ -213,4 +231,7 @@ def _candidates_params(
         "fresh_since": now - dt.timedelta(seconds=policy.location_max_age_s),
         "radius_m": radius_m,
         "rest_since": now - dt.timedelta(seconds=policy.cooldown_after_incident_s),
+        "require_approval": vetting.require_approval,
+        "course_since": vetting.course_since,
+        "max_jumps": vetting.max_location_jumps,
     }

@@ -1,8 +1,32 @@
-"""A volunteer's own alerts, as the volunteers' app reads them."""
+"""A volunteer's own alerts, and whether the policy in force lets them be alerted, as the
+volunteers' app reads them."""
+
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from alerts.models import Alert
+from alerts.selectors.policy import dispatch_policy_current, policy_vetting
+from volunteers.models import Volunteer
+
+
+@dataclass(frozen=True)
+class VettingStatus:
+    """Why the policy in force keeps a volunteer from alerts (codes of ``Vetting``), if it does,
+    with the course age it asks for, to word the reasons."""
+
+    problems: list[str]
+    course_within_days: int | None
+
+
+def volunteer_vetting_status(*, volunteer: Volunteer) -> VettingStatus:
+    """The vetting of the policy in force, for this volunteer (for new incidents: a running one
+    keeps its own copy of the policy)."""
+    policy = dispatch_policy_current()
+    return VettingStatus(
+        problems=policy_vetting(policy).problems(volunteer),
+        course_within_days=policy.require_course_within_days,
+    )
 
 
 def volunteer_alerts(*, volunteer_id: int) -> QuerySet[Alert]:

@@ -1,6 +1,7 @@
 """Volunteers' answers and what follows them: receipt, accept (with a role and perhaps an AED),
-decline, progress, withdrawal, the release of the others once enough have accepted, and the
-stand-down when the incident ends. SMS replies are read in ``alerts.services.inbound``.
+decline, progress, withdrawal, the release of the others once enough are evidently coming
+(``alerts.services.surplus``), and the stand-down when the incident ends. SMS replies are read
+in ``alerts.services.inbound``.
 
 Every answer locks the incident before its alert (the order every workflow keeps), so an answer
 racing a cancel waits instead of deadlocking. One responder, one incident: an acceptance also
@@ -19,15 +20,14 @@ from django.utils.translation import gettext as _
 
 from alerts.enqueue import deliveries_send_on_commit
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
-from alerts.selectors.incident import accepted_count
 from alerts.selectors.policy import incident_policy
 from alerts.selectors.selection import metres_between
 from alerts.services.deliveries import channels_used, deliveries_create, sms_only
 from alerts.services.roles import roles_assign
+from alerts.services.surplus import surplus_release_if_due
 from alerts.services.timeline import alert_move
 from alerts.services.waves import replacements_top_up
 from amk.models.incident import Incident
-from amk.services.incidents import incident_transition
 from config.exceptions import ApplicationError
 from volunteers.models import Volunteer
 
@@ -132,8 +132,7 @@ def alert_accept(*, alert_id: int, volunteer: Volunteer, by_sms: bool = False) -
         deliveries_send_on_commit(
             delivery_ids=deliveries_create(sms_only([alert]), AlertDelivery.Kind.DETAILS)
         )
-    if accepted_count(incident_id=incident.pk) >= policy.target_accepted:
-        _release_waiting(incident)
+    surplus_release_if_due(incident=incident, policy=policy, now=now)
     return alert
 
 
@@ -143,21 +142,6 @@ def _fresh_location(volunteer: Volunteer, policy: DispatchPolicy, now: dt.dateti
     if now - volunteer.location_updated_at > dt.timedelta(seconds=policy.location_max_age_s):
         return None
     return volunteer.location
-
-
-def _release_waiting(incident: Incident) -> None:
-    """The target is reached: thank the others and stop recruiting."""
-    waiting = list(Alert.objects.filter(incident=incident, state__in=Alert.WAITING_STATES))
-    for alert in waiting:
-        alert_move(alert, Alert.State.RELEASED, from_states=Alert.WAITING_STATES)
-    incident_transition(
-        incident_id=incident.pk,
-        to_state=Incident.State.ACTIVE,
-        from_states=[Incident.State.DISPATCHING],
-    )
-    deliveries_send_on_commit(
-        delivery_ids=deliveries_create(channels_used(waiting), AlertDelivery.Kind.RELEASE)
-    )
 
 
 @transaction.atomic
@@ -205,6 +189,8 @@ def alert_progress(*, alert_id: int, volunteer: Volunteer, state: str) -> Alert:
             % {"from": alert.get_state_display(), "to": Alert.State(state).label},
             field="state",
         )
+    if alert.incident.state == Incident.State.DISPATCHING:  # progress may release the surplus
+        surplus_release_if_due(incident=alert.incident, policy=incident_policy(alert.incident))
     return alert
 
 

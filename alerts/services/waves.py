@@ -16,7 +16,6 @@ import datetime as dt
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,10 +27,10 @@ from alerts.enqueue import (
 )
 from alerts.messages import kilometres
 from alerts.models import Alert, AlertDelivery, DispatchPolicy
-from alerts.selectors.incident import accepted_count
 from alerts.selectors.policy import incident_policy
 from alerts.selectors.selection import Candidate, dispatch_candidates
 from alerts.services.deliveries import deliveries_create, sms_only
+from alerts.services.surplus import surplus_release_if_due
 from amk.models.incident import Incident, IncidentEvent
 from amk.services.incidents import incident_event_add, incident_transition, incident_wave_record
 from volunteers.models import Device
@@ -200,11 +199,12 @@ def incident_escalate(
     if not requested:
         if after_wave is not None and incident.dispatch_wave != after_wave:
             return False
+        # Enough evidently coming: the others are released (and recruiting stops).
+        if surplus_release_if_due(incident=incident, policy=policy):
+            return False
         if policy.mode == DispatchPolicy.Mode.REPLACE:
             return _top_up(incident, policy) > 0
         if incident.dispatch_wave >= policy.max_waves:
-            return False
-        if accepted_count(incident_id=incident_id) >= policy.target_accepted:
             return False
     radius_m = min(
         (incident.dispatch_radius_m or policy.radius_m) + policy.radius_step_m,
@@ -248,13 +248,14 @@ def _top_up(incident: Incident, policy: DispatchPolicy) -> int:
     ):
         return 0
     # The corps of the area is alerted in full in the first wave, besides: only the app pool's
-    # unanswered alerts count towards the outstanding target.
-    counts = Alert.objects.filter(incident=incident).aggregate(
-        waiting=Count("pk", filter=Q(state__in=Alert.WAITING_STATES, pool=Alert.Pool.APP)),
-        responding=Count("pk", filter=Q(state__in=Alert.RESPONDING_STATES)),
-    )
-    missing = policy.outstanding_target - counts["waiting"]
-    if counts["responding"] >= policy.target_accepted or missing <= 0:
+    # unanswered alerts count towards the outstanding target. Bare acceptances do not stop it
+    # before the policy's release time (alerts.services.surplus): only responders evidently
+    # coming do.
+    waiting = Alert.objects.filter(
+        incident=incident, state__in=Alert.WAITING_STATES, pool=Alert.Pool.APP
+    ).count()
+    missing = policy.outstanding_target - waiting
+    if missing <= 0 or surplus_release_if_due(incident=incident, policy=policy):
         return 0
     candidates = dispatch_candidates(
         incident_id=incident.pk,

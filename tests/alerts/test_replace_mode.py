@@ -160,7 +160,7 @@ def test_replacements_stop_once_the_target_has_accepted(
 ):
     incident, app, _ = replace_incident
     Alert.objects.filter(incident=incident, volunteer__in=app[:2]).update(
-        state=Alert.State.ACCEPTED, role="cpr"
+        state=Alert.State.ACCEPTED, role="cpr", answered_at=timezone.now()
     )
     Alert.objects.filter(incident=incident, volunteer=app[2]).update(state=Alert.State.DECLINED)
 

@@ -5,7 +5,8 @@ statement; volunteers.models declares the same rules in the ORM. Here both choos
 hundred volunteers drawn with a seeded RNG around the edge of every rule (availability,
 verification, the 18th birthday by the date in Denmark, the age of the position, quiet hours
 that may wrap past midnight or lack an end, corps membership, earlier alerts for the incident,
-engagements on other incidents, open or ended, and ones that ended around the rest period),
+engagements on other incidents, open or ended, and ones that ended around the rest period,
+the policy's vetting: approval, the age of the first-aid course, flagged position jumps),
 for many incident points, radii, wave sizes and times, and must return the same people in the
 same order. Mutants of the ORM query, each with one rule changed, must disagree somewhere: the
 data reaches every rule.
@@ -26,6 +27,7 @@ from django.db.models import Exists, F, FloatField, Func, OuterRef, Q, QuerySet,
 from django.utils import timezone
 
 from alerts.models import Alert, DispatchPolicy
+from alerts.selectors.policy import policy_vetting
 from alerts.selectors.selection import dispatch_candidates
 from amk.models import Incident
 from tests.factories import (
@@ -41,6 +43,7 @@ from volunteers.models import (
     REACHABLE_BY_APP,
     AdultBirthdateLimit,
     LocalArea,
+    Vetting,
     Volunteer,
     VolunteerQuerySet,
 )
@@ -59,6 +62,7 @@ MAX_AGE = dt.timedelta(seconds=DispatchPolicy().location_max_age_s)
 SPREAD = (0.13, 0.07)
 AREA_CENTRES = [AARHUS_C, (10.13, 56.12), (10.28, 56.19)]
 AREA_HALF_SIDE = 0.02
+COURSE_DAYS = [365, 730]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +76,24 @@ class Case:
     include_corps: bool
     now: dt.datetime
     rest_s: int = 0
+    # The policy's vetting.
+    require_approval: bool = False
+    course_days: int | None = None
+    max_jumps: int | None = None
+
+    @property
+    def policy(self) -> DispatchPolicy:
+        return DispatchPolicy(
+            app_volunteers_per_wave=self.limit,
+            cooldown_after_incident_s=self.rest_s,
+            require_approval=self.require_approval,
+            require_course_within_days=self.course_days,
+            exclude_after_location_jumps=self.max_jumps,
+        )
+
+    @property
+    def vetting(self) -> Vetting:
+        return policy_vetting(self.policy, now=self.now)
 
     @property
     def fresh_since(self) -> dt.datetime:
@@ -93,9 +115,7 @@ def sql_app_pool(case: Case) -> list[int]:
     candidates = dispatch_candidates(
         incident_id=case.incident_id,
         point=case.point,
-        policy=DispatchPolicy(
-            app_volunteers_per_wave=case.limit, cooldown_after_incident_s=case.rest_s
-        ),
+        policy=case.policy,
         radius_m=case.radius_m,
         include_corps=case.include_corps,
         now=case.now,
@@ -124,7 +144,10 @@ def orm_app_pool(
     """The app pool built on Volunteer.objects.dispatchable() (or a mutant of it)."""
     if volunteers is None:
         pool = Volunteer.objects.dispatchable(
-            fresh_since=case.fresh_since, local_time=case.local_time, busy=case.busy()
+            fresh_since=case.fresh_since,
+            local_time=case.local_time,
+            busy=case.busy(),
+            vetting=case.vetting,
         )
     else:
         pool = volunteers(case)
@@ -161,6 +184,16 @@ def _quiet_hours(rng: random.Random) -> tuple[dt.time | None, dt.time | None]:
     while end == start:
         end = _on_the_hour(rng)
     return start, end  # about half of them wrap past midnight (start after end)
+
+
+def _course_on(rng: random.Random, today: dt.date) -> dt.date | None:
+    """A course date: none, around one of the policies' limits (the world's days), or any."""
+    draw = rng.random()
+    if draw < 0.15:
+        return None
+    if draw < 0.6:
+        return today - dt.timedelta(days=rng.choice(COURSE_DAYS) + rng.randint(-2, 2))
+    return today - dt.timedelta(days=rng.randint(0, 1500))
 
 
 def _location_age(rng: random.Random) -> dt.timedelta | None:
@@ -205,6 +238,7 @@ class World:
     t0: dt.datetime
     volunteers: list[Volunteer]
     incident_ids: list[int]
+    vet_rng: random.Random
 
     def move_clock(self, t0: dt.datetime) -> None:
         """Move every position's and engagement's time with the clock: ages stay as drawn."""
@@ -212,9 +246,13 @@ class World:
             location_updated_at=F("location_updated_at") + (t0 - self.t0)
         )
         Alert.objects.filter(ended_at__isnull=False).update(ended_at=F("ended_at") + (t0 - self.t0))
+        days = timezone.localdate(t0) - timezone.localdate(self.t0)
         for volunteer in self.volunteers:
             if volunteer.location_updated_at is not None:
                 volunteer.location_updated_at += t0 - self.t0
+            if volunteer.first_aid_course_on is not None:  # course ages stay as drawn, in days
+                volunteer.first_aid_course_on += days
+        Volunteer.objects.bulk_update(self.volunteers, ["first_aid_course_on"])
         self.t0 = t0
 
     def cases(self) -> Iterator[Case]:
@@ -231,6 +269,7 @@ class World:
         for _ in range(CASES_PER_ROUND):
             now = self.t0 + dt.timedelta(microseconds=rng.randrange(-150_000_000, 150_000_000))
             rest_s = rng.choice(REST_PERIODS)
+            course_days = self.vet_rng.choice([None, None, *COURSE_DAYS])
             draw = rng.random()
             if draw < 0.1:  # next to someone whose engagement ended exactly a rest period ago
                 ended_at, location = rng.choice(rested)
@@ -241,6 +280,9 @@ class World:
                 volunteer = rng.choice(located)
                 now = volunteer.location_updated_at + MAX_AGE
                 where = _random_point(rng, volunteer.location.coords, (0.002, 0.001))
+                if volunteer.first_aid_course_on and self.vet_rng.random() < 0.5:
+                    # and whose course is as old as the policy allows
+                    course_days = (timezone.localdate(now) - volunteer.first_aid_course_on).days
             elif draw < 0.5:  # next to someone, on the hour: quiet hours start or end now
                 now = self.t0
                 where = _random_point(rng, rng.choice(located).location.coords, (0.002, 0.001))
@@ -256,6 +298,9 @@ class World:
                 include_corps=rng.random() < 0.6,
                 now=now,
                 rest_s=rest_s,
+                require_approval=self.vet_rng.random() < 0.4,
+                course_days=course_days if course_days else None,
+                max_jumps=self.vet_rng.choice([None, 1, 3]),
             )
 
     def all_cases(self) -> Iterator[Case]:
@@ -286,6 +331,7 @@ def _adult_birthdate_limit() -> dt.date:
 @pytest.fixture
 def world(db) -> World:
     rng = random.Random(SEED)
+    vet_rng = random.Random(SEED + 1)  # the vetting's own draws: the rest of the world as before
     _allow_minors()
     adult_limit = _adult_birthdate_limit()
     t0 = dt.datetime(2026, 11, 25, 12, tzinfo=zoneinfo.ZoneInfo("Europe/Copenhagen"))
@@ -310,6 +356,9 @@ def world(db) -> World:
                 location_updated_at=None if age is None else t0 - age,
                 quiet_hours_start=start,
                 quiet_hours_end=end,
+                approved_at=t0 if vet_rng.random() < 0.8 else None,
+                first_aid_course_on=_course_on(vet_rng, t0.date()),
+                location_jumps=vet_rng.choice([0, 0, 0, 1, 2, 3]),
             )
         )
     incident_ids = [IncidentFactory().pk for _ in range(4)]
@@ -325,7 +374,7 @@ def world(db) -> World:
     }
     for volunteer in rng.sample(volunteers, VOLUNTEERS * 2 // 5):
         AlertFactory(volunteer=volunteer, **_engagement(rng, t0, others))
-    return World(rng=rng, t0=t0, volunteers=volunteers, incident_ids=incident_ids)
+    return World(rng=rng, t0=t0, volunteers=volunteers, incident_ids=incident_ids, vet_rng=vet_rng)
 
 
 # --- The tests -------------------------------------------------------------------------------
@@ -353,9 +402,14 @@ def _rules(
     fresh: bool = True,
     quiet_hours: "Callable[[dt.time], Q] | None" = None,
     busy: "Callable[[Case], QuerySet[Alert]] | None" = None,
+    vetting: "Callable[[Case], Q] | None" = None,
 ) -> VolunteerQuerySet:
     """dispatchable() by its pieces, with one of them changed by a mutant."""
     volunteers = Volunteer.objects.filter(reachable)
+    if vetting is None:
+        volunteers = volunteers.vetted(case.vetting)
+    else:
+        volunteers = volunteers.filter(vetting(case))
     if adults:
         volunteers = volunteers.adults()
     if fresh:
@@ -400,6 +454,27 @@ def _quiet_hours_with_their_end(t: dt.time) -> Q:
         | Q(quiet_hours_start__lte=end) & (Q(quiet_hours_start__gt=t) | Q(quiet_hours_end__lt=t))
         | Q(quiet_hours_start__gt=end) & Q(quiet_hours_end__lt=t, quiet_hours_start__gt=t)
     )
+
+
+def _vetting_but(**changed: "Callable[[Case], Q]") -> "Callable[[Case], Q]":
+    """Vetting.q() by its pieces, with one of them changed by a mutant."""
+
+    def pieces(c: Case) -> Q:
+        v = c.vetting
+        parts = {
+            "approval": Q(approved_at__isnull=False) if v.require_approval else Q(),
+            "course": Q(first_aid_course_on__gte=v.course_since) if v.course_since else Q(),
+            "jumps": (
+                Q(location_jumps__lt=v.max_location_jumps)
+                if v.max_location_jumps is not None
+                else Q()
+            ),
+        }
+        for name, change in changed.items():
+            parts[name] = change(c)
+        return parts["approval"] & parts["course"] & parts["jumps"]
+
+    return pieces
 
 
 # Each mutant changes one rule: (the person and time rules, the incident's options).
@@ -454,6 +529,52 @@ MUTANTS: dict[str, tuple["Callable[[Case], VolunteerQuerySet] | None", dict[str,
         lambda c: _rules(c, busy=_busy_but(engagement=Q(state__in=Alert.ENGAGEMENT_STATES))),
         {},
     ),
+    "unapproved people too": (
+        lambda c: _rules(c, vetting=_vetting_but(approval=lambda c: Q())),
+        {},
+    ),
+    "any course date": (lambda c: _rules(c, vetting=_vetting_but(course=lambda c: Q())), {}),
+    "no course counts as a valid one": (
+        lambda c: _rules(
+            c,
+            vetting=_vetting_but(
+                course=lambda c: (
+                    Q(first_aid_course_on__gte=c.vetting.course_since)
+                    | Q(first_aid_course_on__isnull=True)
+                    if c.vetting.course_since
+                    else Q()
+                )
+            ),
+        ),
+        {},
+    ),
+    "a course exactly as old as allowed is too old": (
+        lambda c: _rules(
+            c,
+            vetting=_vetting_but(
+                course=lambda c: (
+                    Q(first_aid_course_on__gt=c.vetting.course_since)
+                    if c.vetting.course_since
+                    else Q()
+                )
+            ),
+        ),
+        {},
+    ),
+    "position jumps ignored": (lambda c: _rules(c, vetting=_vetting_but(jumps=lambda c: Q())), {}),
+    "the jump limit itself still passes": (
+        lambda c: _rules(
+            c,
+            vetting=_vetting_but(
+                jumps=lambda c: (
+                    Q(location_jumps__lte=c.vetting.max_location_jumps)
+                    if c.vetting.max_location_jumps is not None
+                    else Q()
+                )
+            ),
+        ),
+        {},
+    ),
     "already alerted too": (None, {"leave_out_alerted": False}),
     "corps members of the area too": (None, {"leave_out_corps": False}),
 }
@@ -496,6 +617,14 @@ CHANGES: dict[str, Callable[[Volunteer, Case], object]] = {
         quiet_hours_start=c.local_time,
         quiet_hours_end=(timezone.localtime(c.now) - dt.timedelta(hours=1)).time(),
     ),
+    "not approved": lambda v, c: _save(v, approved_at=None),
+    "course a day too old": lambda v, c: _save(
+        v, first_aid_course_on=c.vetting.course_since - dt.timedelta(days=1)
+    ),
+    "no course": lambda v, c: _save(v, first_aid_course_on=None),
+    "flagged for jumps as often as the policy allows": lambda v, c: _save(
+        v, location_jumps=c.max_jumps
+    ),
     "alerted for the incident": lambda v, c: AlertFactory(incident_id=c.incident_id, volunteer=v),
     "on the way to another incident": lambda v, c: AlertFactory(
         volunteer=v,
@@ -514,10 +643,11 @@ CHANGES: dict[str, Callable[[Volunteer, Case], object]] = {
 
 
 def test_one_changed_rule_takes_the_volunteer_out_of_both(world):
+    strict = {"rest_s": 600, "require_approval": True, "course_days": 730, "max_jumps": 3}
     case = next(
-        dataclasses.replace(case, rest_s=600)
+        dataclasses.replace(case, **strict)
         for case in world.all_cases()
-        if len(sql_app_pool(dataclasses.replace(case, rest_s=600))) >= 3
+        if len(sql_app_pool(dataclasses.replace(case, **strict))) >= 3
     )
     volunteer = Volunteer.objects.get(pk=sql_app_pool(case)[1])
 
@@ -539,6 +669,7 @@ def test_the_orm_rules_can_walk_the_index_declared_for_them(db):
             fresh_since=now - MAX_AGE,
             local_time=timezone.localtime(now).time(),
             busy=Alert.objects.keeping_busy(rest_since=now),
+            vetting=Vetting(require_approval=True, course_since=now.date(), max_location_jumps=3),
         )
         .annotate(knn=knn_distance(point(*AARHUS_C)))
         .order_by("knn")[:20]

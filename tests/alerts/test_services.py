@@ -751,7 +751,9 @@ def test_later_waves_leave_out_the_corps(dispatched):
 def test_escalation_does_nothing_when_the_target_is_reached(dispatched):
     incident, first, _ = dispatched
     DispatchPolicyFactory(target_accepted=1)
-    Alert.objects.filter(volunteer=first).update(state=Alert.State.ACCEPTED)
+    Alert.objects.filter(volunteer=first).update(
+        state=Alert.State.ACCEPTED, answered_at=timezone.now()
+    )
 
     assert waves.incident_escalate(incident_id=incident.pk, after_wave=1) is False
     assert Alert.objects.filter(incident=incident).count() == 1

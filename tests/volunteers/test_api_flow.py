@@ -10,6 +10,7 @@ from alerts.models import Alert
 from amk.console.board import incident_board
 from amk.services import incidents as amk_services
 from tests.factories import AARHUS_C, DispatchPolicyFactory, UserFactory, point
+from volunteers.services.vetting import volunteers_approve
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -49,6 +50,15 @@ def test_sign_up_to_accepted_alert_with_the_address(
     )
     assert signed_up.status_code == 201, signed_up.content
     app.credentials(HTTP_AUTHORIZATION=f"Token {signed_up.json()['token']}")
+    # Not alerted until an administrator approves the sign-up (the policy's default), and the
+    # app can say why; the administrator approves.
+    vetting = app.get("/api/v1/me/").json()["vetting"]
+    assert [reason["code"] for reason in vetting["reasons"]] == ["not_approved"]
+    volunteers_approve(
+        volunteer_ids=[app.get("/api/v1/me/").json()["id"]],
+        approved_by=UserFactory(is_staff=True),
+    )
+    assert app.get("/api/v1/me/").json()["vetting"] == {"passed": True, "reasons": []}
 
     # The app registers its push token and reports where the phone is, 300 m from the incident.
     device = app.post("/api/v1/devices/", {"push_token": "fcm-journey-1", "platform": "android"})

@@ -24,6 +24,7 @@ from volunteers.admin.common import (
     SchemeFilter,
     freshness_badge,
 )
+from volunteers.admin.vetting import VettingAdminMixin
 from volunteers.models import Device, Volunteer
 from volunteers.services.accounts import volunteer_delete
 from volunteers.services.devices import device_delete
@@ -46,7 +47,7 @@ class DeviceInline(MaskedFieldsMixin, admin.TabularInline):
 
 
 @admin.register(Volunteer)
-class VolunteerAdmin(MaskedFieldsMixin, PhoneSearchMixin, GeoAdmin):
+class VolunteerAdmin(VettingAdminMixin, MaskedFieldsMixin, PhoneSearchMixin, GeoAdmin):
     masked_fields = {
         "phone": (PHONE_PERMISSION, mask_phone),
         "location": (POSITION_PERMISSION, mask_position),

@@ -2,7 +2,7 @@
 this view by volunteers.fastpath; both check it with volunteers.positions."""
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,11 +38,21 @@ class LocationApi(APIView):
     @extend_schema(
         operation_id="me_location_set",
         request=InputSerializer,
-        responses={204: None, **errors(400, 401, 404, 429)},
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="Refused and not stored: farther from the last position than "
+                "anyone could travel since (LOCATION_JUMP_MAX_SPEED_MPS); {lat: [reason]}"
+            ),
+            **errors(400, 401, 404, 429),
+        },
         summary="Report my current position (only the latest is kept)",
         description="At most one position is stored every LOCATION_MIN_INTERVAL_S (2 s): a "
         "position sooner than that is answered 429 with Retry-After. A reading measured "
-        "before the stored one is accepted (204) and ignored.",
+        "before the stored one is accepted (204) and ignored. A position farther from the "
+        "stored one than anyone could have travelled since (both accuracies allowed for) is "
+        "refused with 409 naming `lat`, and flagged on the volunteer; the app should keep "
+        "reporting as usual.",
     )
     def post(self, request):
         values = location_reading_plain(request.data)
@@ -61,6 +71,12 @@ class LocationApi(APIView):
             raise ApplicationError(_("No volunteer profile for this account."), code="not_found")
         if result.outcome is LocationOutcome.TOO_SOON:
             raise exceptions.Throttled(wait=result.retry_after_s)
+        if result.outcome is LocationOutcome.JUMP:
+            raise ApplicationError(
+                _("Not stored: too far from your last position to have got there since."),
+                field="lat",
+                code="conflict",
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

@@ -1,13 +1,15 @@
 """The volunteer's own profile: read, change, delete (erasure), availability, and the export of
 everything stored about them."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from alerts.selectors.volunteer import VettingStatus, volunteer_vetting_status
 from volunteers import selectors
 from volunteers.apis.base import ApiView, errors, latlon
-from volunteers.models import Volunteer
+from volunteers.models import Vetting, Volunteer
 from volunteers.services.accounts import volunteer_delete, volunteer_update
 
 
@@ -21,6 +23,59 @@ class LocationOutputSerializer(serializers.Serializer):
 class CorpsSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[
+            Vetting.NOT_APPROVED,
+            Vetting.NO_COURSE,
+            Vetting.COURSE_EXPIRED,
+            Vetting.LOCATION_JUMPS,
+        ]
+    )
+    message = serializers.CharField(help_text="In the caller's language (Danish by default).")
+
+
+class VettingSerializer(serializers.Serializer):
+    passed = serializers.BooleanField(
+        help_text="Whether the dispatch policy in force lets me be alerted at all (availability, "
+        "position and quiet hours aside)."
+    )
+    reasons = ReasonSerializer(many=True, help_text="Why not, if not.")
+
+
+def _reason(code: str, vetting: VettingStatus) -> str:
+    """The app's words for a reason the policy keeps a volunteer from alerts."""
+    days = vetting.course_within_days or 0
+    return {
+        Vetting.NOT_APPROVED: _(
+            "Your sign-up awaits approval by the scheme's administrators; until then you are "
+            "not alerted."
+        ),
+        Vetting.NO_COURSE: _(
+            "No first-aid course is registered for you; the scheme asks for one taken within "
+            "the last %(days)d days."
+        )
+        % {"days": days},
+        Vetting.COURSE_EXPIRED: _(
+            "Your first-aid course is more than %(days)d days old; you are alerted again once a "
+            "newer course is registered."
+        )
+        % {"days": days},
+        Vetting.LOCATION_JUMPS: _(
+            "Your position jumped farther than anyone can travel several times; an "
+            "administrator must look at your account before you are alerted again."
+        ),
+    }[code]
+
+
+def _vetting(volunteer: Volunteer) -> dict:
+    vetting = volunteer_vetting_status(volunteer=volunteer)
+    return {
+        "passed": not vetting.problems,
+        "reasons": [{"code": c, "message": _reason(c, vetting)} for c in vetting.problems],
+    }
 
 
 class ProfileOutputSerializer(serializers.Serializer):
@@ -37,6 +92,7 @@ class ProfileOutputSerializer(serializers.Serializer):
     is_heart_runner = serializers.BooleanField(help_text="Read-only: changed by admins.")
     corps = CorpsSerializer(allow_null=True, help_text="Read-only: 1-1-2 førstehjælper corps.")
     location = LocationOutputSerializer(allow_null=True)
+    vetting = VettingSerializer(help_text="Read-only: may I be alerted, and if not, why not.")
 
 
 def _profile(volunteer: Volunteer) -> dict:
@@ -66,6 +122,7 @@ def _profile(volunteer: Volunteer) -> dict:
                 else None
             ),
             "location": location,
+            "vetting": _vetting(volunteer),
         }
     ).data
 

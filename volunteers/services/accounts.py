@@ -273,6 +273,11 @@ def volunteer_update(*, volunteer: Volunteer, data: dict) -> Volunteer:
         if user_fields:
             volunteer.user.save(update_fields=user_fields)
         volunteer_fields = [f for f in data if f not in user_fields]
+        # The approval covered the course the administrator saw: a new date needs a new look.
+        course = data.get("first_aid_course_on", volunteer.first_aid_course_on)
+        if volunteer.approved_at is not None and course != volunteer.first_aid_course_on:
+            data.update(approved_at=None, approved_by=None)
+            volunteer_fields += ["approved_at", "approved_by"]
         for name in volunteer_fields:
             setattr(volunteer, name, data[name])
         if volunteer_fields:

@@ -20,6 +20,7 @@ class LocationOutcome(enum.Enum):
     STORED = "stored"
     OLDER = "older"  # an older reading than the stored one, arriving late: ignored
     TOO_SOON = "too_soon"  # within LOCATION_MIN_INTERVAL_S of the last stored one
+    JUMP = "jump"  # farther from the stored one than anyone could travel: refused and flagged
     NO_PROFILE = "no_profile"
     UNAUTHENTICATED = "unauthenticated"  # only when identified by token
 
@@ -50,17 +51,35 @@ _TOKEN_RENEWAL = """
               > t.expiry + %(min_refresh)s::interval
     ),
 """  # noqa: S105  SQL, not a secret
-_LOCATION_UPDATE_SQL = """
-    WITH reporter AS ({reporter}),
-    {renewal}
+# The reading, and whether it is a jump from the stored position that no one could travel:
+# farther, less both accuracies, than LOCATION_JUMP_MAX_SPEED_MPS allows in the time between the
+# two measurements (so a far position hours later is fine). The one statement of the rule, for
+# the API and the fast path alike.
+_NEW_POINT = "ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)::geography"
+_IS_JUMP = f"""
+    (v.location IS NOT NULL
+     AND v.location_updated_at <= %(measured_at)s::timestamptz
+     AND ST_Distance(v.location, {_NEW_POINT}, false)
+         - coalesce(v.location_accuracy_m, 0) - %(accuracy_m)s::integer
+         > %(max_speed)s::float8
+           * extract(epoch FROM %(measured_at)s::timestamptz - v.location_updated_at))
+"""
+_NOT_TOO_SOON = """
+    (location_received_at IS NULL
+     OR location_received_at <= %(now)s::timestamptz - %(interval)s::interval)
+"""
+# A jump is refused, and flagged once per stored position it jumped from (a phone that keeps
+# sending it, or the same request again through the API, adds no flag).
+_LOCATION_UPDATE_SQL = f"""
+    WITH reporter AS ({{reporter}}),
+    {{renewal}}
     me AS (
-        SELECT v.location_received_at FROM volunteers_volunteer v
+        SELECT v.location_received_at, {_IS_JUMP} AS jump FROM volunteers_volunteer v
         WHERE v.user_id = (SELECT user_id FROM reporter)
     ),
     moved AS (
         UPDATE volunteers_volunteer
-        SET location = ST_SetSRID(
-                ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)::geography,
+        SET location = {_NEW_POINT},
             location_updated_at = %(measured_at)s::timestamptz,
             location_accuracy_m = %(accuracy_m)s::integer,
             location_received_at = %(now)s::timestamptz,
@@ -68,13 +87,23 @@ _LOCATION_UPDATE_SQL = """
         WHERE user_id = (SELECT user_id FROM reporter)
           AND (location_updated_at IS NULL
                OR location_updated_at <= %(measured_at)s::timestamptz)
-          AND (location_received_at IS NULL
-               OR location_received_at <= %(now)s::timestamptz - %(interval)s::interval)
+          AND {_NOT_TOO_SOON}
+          AND NOT (SELECT jump FROM me)
+        RETURNING 1
+    ),
+    flagged AS (
+        UPDATE volunteers_volunteer
+        SET location_jumps = location_jumps + 1, location_jump_at = %(measured_at)s::timestamptz
+        WHERE user_id = (SELECT user_id FROM reporter)
+          AND (SELECT jump FROM me)
+          AND {_NOT_TOO_SOON}
+          AND (location_jump_at IS NULL OR location_jump_at < location_updated_at)
         RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM reporter), EXISTS (SELECT 1 FROM me),
-           (SELECT location_received_at FROM me), EXISTS (SELECT 1 FROM moved)
-"""
+           (SELECT location_received_at FROM me), EXISTS (SELECT 1 FROM moved),
+           coalesce((SELECT jump FROM me), false)
+"""  # noqa: S608  constant SQL: values are parameters
 _LOCATION_UPDATE_BY_USER = PreparedStatement(
     "volunteer_location_update_by_user",
     _LOCATION_UPDATE_SQL.format(reporter=_REPORTER_BY_USER, renewal=""),
@@ -95,7 +124,8 @@ def volunteer_location_update(
     token_digest: str | None = None,
 ) -> LocationResult:
     """Keep only the latest position, at most one every LOCATION_MIN_INTERVAL_S: one statement,
-    which also tells why nothing was stored (an older reading, too soon, no profile).
+    which also tells why nothing was stored (an older reading, too soon, no profile, a jump no
+    one could travel: refused and counted on the volunteer, see _IS_JUMP).
 
     The hottest write of the system (every app, every few minutes), prepared once per database
     session (config.postgis.prepared). Outside a transaction it commits without waiting for the
@@ -123,6 +153,7 @@ def volunteer_location_update(
                 "accuracy_m": accuracy_m,
                 "now": now,
                 "interval": interval,
+                "max_speed": settings.LOCATION_JUMP_MAX_SPEED_MPS,
                 "auto_refresh": bool(knox_settings.AUTO_REFRESH),
                 "ttl": knox_settings.TOKEN_TTL,
                 "max_ttl": knox_settings.AUTO_REFRESH_MAX_TTL or dt.timedelta(days=36500),
@@ -130,7 +161,7 @@ def volunteer_location_update(
             },
             prefix=prefix,
         )
-        authenticated, has_profile, received_at, moved = cursor.fetchone()
+        authenticated, has_profile, received_at, moved, jump = cursor.fetchone()
     if not authenticated:
         return LocationResult(LocationOutcome.UNAUTHENTICATED)
     if not has_profile:
@@ -140,6 +171,8 @@ def volunteer_location_update(
     if received_at is not None and received_at > now - interval:
         wait = (received_at + interval - now).total_seconds()
         return LocationResult(LocationOutcome.TOO_SOON, retry_after_s=max(1, math.ceil(wait)))
+    if jump:
+        return LocationResult(LocationOutcome.JUMP)
     return LocationResult(LocationOutcome.OLDER)
 
 

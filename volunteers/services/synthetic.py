@@ -113,6 +113,7 @@ def _person_rows(
         "date_of_birth": born, "first_aid_course_on": course, "is_available": is_available,
         "location": location,
         "location_updated_at": location_at, "location_accuracy_m": accuracy, "synthetic": True,
+        "approved_at": joined,
         "created_at": now, "updated_at": now,
     }  # fmt: skip
     return user, volunteer

@@ -1,42 +1,38 @@
 """Volunteers and their 1-1-2 corps areas, devices, one-time codes, consents and debriefs.
 
-Also who the app may alert (`VolunteerQuerySet.dispatchable`) and the partial index that
-candidate selection walks for it (`Volunteer.Meta.indexes`).
+Also the partial index that candidate selection walks (`Volunteer.Meta.indexes`); who may be
+alerted is stated in `volunteers.models.dispatchable` (`VolunteerQuerySet.dispatchable`).
 """
-
-import datetime as dt
 
 from django.conf import settings
 from django.contrib.gis.db import models
-from django.contrib.postgres.indexes import GistIndex
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-MINIMUM_AGE_YEARS = 18
+from volunteers.models.dispatchable import (
+    MINIMUM_AGE_YEARS,
+    REACHABLE_BY_APP,
+    AdultBirthdateLimit,
+    LongNameGistIndex,
+    Vetting,
+    VolunteerQuerySet,
+)
 
-
-class AdultBirthdateLimit(models.Func):
-    """The latest birth date of someone who is an adult today, evaluated by PostgreSQL.
-
-    "Today" is the date in Denmark, as the sign-up form checks it, not the connection's own
-    CURRENT_DATE (UTC's). The constraint and candidate selection both use it.
-    """
-
-    template = (
-        f"((CURRENT_TIMESTAMP AT TIME ZONE '{settings.TIME_ZONE}')::date"
-        f" - INTERVAL '{MINIMUM_AGE_YEARS} years')::date"
-    )
-    output_field = models.DateField()
-
-
-class LongNameGistIndex(GistIndex):
-    """A GistIndex whose name may be as long as PostgreSQL allows (63 characters).
-
-    Django keeps index names within 30 characters for Oracle; this project runs on PostgreSQL
-    only, and the index of candidate selection had its name in the database before Meta knew it.
-    """
-
-    max_name_length = 63
+__all__ = [
+    "MINIMUM_AGE_YEARS",
+    "REACHABLE_BY_APP",
+    "AdultBirthdateLimit",
+    "CodeSend",
+    "Consent",
+    "Debrief",
+    "Device",
+    "LocalArea",
+    "LongNameGistIndex",
+    "PhoneCode",
+    "Vetting",
+    "Volunteer",
+    "VolunteerQuerySet",
+]
 
 
 class LocalArea(models.Model):
@@ -69,71 +65,6 @@ class LocalArea(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-# Who the app can alert at all: a hjerteløber, available, with a verified phone and a position.
-# Also the condition of the partial index that candidate selection walks (Volunteer.Meta), so
-# that a query filtering on it can use that index.
-REACHABLE_BY_APP = models.Q(
-    ("is_heart_runner", True),
-    ("is_available", True),
-    ("phone_verified_at__isnull", False),
-    ("location__isnull", False),
-)
-
-
-class VolunteerQuerySet(models.QuerySet):
-    def dispatchable(
-        self, *, fresh_since: dt.datetime, local_time: dt.time, busy: models.QuerySet
-    ) -> "VolunteerQuerySet":
-        """Who the app pool may alert now: the rules of candidate selection
-        (alerts.selectors.selection).
-
-        Selection runs them as a prepared statement on the hot path; here they are in the ORM,
-        to be read and reused, and a differential test keeps the two the same. The rules that
-        depend on the incident stay with the caller: who was already alerted for it, the corps
-        of its area, the radius and the nearest-first order. `fresh_since` and `local_time`
-        follow from the dispatch time; adulthood goes by the database's date in Denmark, as in
-        the constraint. `busy`: the rows (with a `volunteer`) that keep a volunteer from a new
-        incident, as alerts defines them (``Alert.objects.keeping_busy()``: engaged on an open
-        incident, or resting after one); this registry knows nothing of alert states.
-        """
-        return (
-            self.filter(REACHABLE_BY_APP)
-            .adults()
-            .fresh(since=fresh_since)
-            .outside_quiet_hours(local_time)
-            .not_busy(busy)
-        )
-
-    def not_busy(self, busy: models.QuerySet) -> "VolunteerQuerySet":
-        """Those with no row in `busy` (rows with a `volunteer`; see dispatchable)."""
-        return self.exclude(models.Exists(busy.filter(volunteer=models.OuterRef("pk"))))
-
-    def adults(self) -> "VolunteerQuerySet":
-        """Those who are 18 or older today in Denmark (the constraint's own expression)."""
-        return self.filter(date_of_birth__lte=AdultBirthdateLimit())
-
-    def fresh(self, *, since: dt.datetime) -> "VolunteerQuerySet":
-        """Those with a position measured at `since` or later."""
-        return self.filter(location_updated_at__gte=since)
-
-    def outside_quiet_hours(self, local_time: dt.time) -> "VolunteerQuerySet":
-        """Those not in their quiet hours at `local_time`; a window may wrap past midnight.
-
-        The start is inclusive and the end exclusive; without both ends there are none.
-        """
-        Q, end = models.Q, models.F("quiet_hours_end")
-        no_window = Q(quiet_hours_start__isnull=True) | Q(quiet_hours_end__isnull=True)
-        # 09:00-17:00: before the start, or from the end on.
-        outside_day_window = Q(quiet_hours_start__lte=end) & (
-            Q(quiet_hours_start__gt=local_time) | Q(quiet_hours_end__lte=local_time)
-        )
-        # 22:00-07:00: from the end on, and before the start.
-        outside_night_window = Q(quiet_hours_start__gt=end) & Q(
-            quiet_hours_end__lte=local_time, quiet_hours_start__gt=local_time
-        )
-        return self.filter(no_window | outside_day_window | outside_night_window)
 
 
 class Volunteer(models.Model):
@@ -185,6 +116,32 @@ class Volunteer(models.Model):
         help_text=_("Local time from which the volunteer prefers not to be alerted."),
     )
     quiet_hours_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    # The vetting a dispatch policy may ask for (volunteers.models.dispatchable.Vetting).
+    approved_at = models.DateTimeField(
+        _("approved for alerts"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When an administrator approved the volunteer (identity and course checked). "
+            "Changing the course date in the app withdraws the approval."
+        ),
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    # Positions refused as a jump no one could travel (volunteers.services.location); the
+    # policy may exclude a volunteer after a number of them, until an administrator approves.
+    location_jumps = models.PositiveIntegerField(
+        _("implausible position jumps"), default=0, db_default=0, editable=False
+    )
+    location_jump_at = models.DateTimeField(
+        _("last implausible jump (measured)"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

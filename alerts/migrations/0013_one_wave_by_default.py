@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0011_roles_by_time'),
+        ('alerts', '0012_policy_vetting_and_surplus_release'),
     ]
 
     operations = [
