@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def standard_policy_one_wave(apps, schema_editor):
+    """The "Standard" policy 0008 created follows the new default (docs/simulation.md) unless an
+    administrator has changed its waves."""
+    DispatchPolicy = apps.get_model('alerts', 'DispatchPolicy')
+    DispatchPolicy.objects.filter(name='Standard', max_waves=3).update(max_waves=1)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -15,4 +22,5 @@ class Migration(migrations.Migration):
             name='max_waves',
             field=models.PositiveSmallIntegerField(default=1, verbose_name='maximum waves'),
         ),
+        migrations.RunPython(standard_policy_one_wave, migrations.RunPython.noop),
     ]
