@@ -63,9 +63,9 @@ def test_board_counts_agree_from_create_to_close(live_server, dispatch_worker, b
     page.wait_for_url(re.compile(r".*/console/incidents/\d+/$"))
     incident = Incident.objects.get()
 
-    # The worker alerts the three; the board follows without a reload.
+    # The worker alerts the three (one wave: the default policy); the board follows.
     wait_for(lambda: Alert.objects.filter(incident=incident, state=Alert.State.SENT).count() == 3)
-    expect(page.locator("[data-field=wave]")).to_have_text(re.compile(r"^Bølge 1 af 3"))
+    expect(page.locator("[data-field=wave]")).to_have_text(re.compile(r"^Bølge 1 af 1 · radius"))
     _expect_counts_agree_with_tables(
         page, {"alerted": 3, "sent": 3, "waiting": 3, "accepted": 0, "on_the_way": 0}
     )
