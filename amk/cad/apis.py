@@ -108,6 +108,12 @@ class CadIncidentCreateApi(CadApiView):
             max_length=len(Incident.Exclusion.choices),
             help_text="Reasons not to activate volunteers (the incident is recorded only).",
         )
+        called_at = serializers.DateTimeField(
+            required=False,
+            default=None,
+            help_text="When the 1-1-2 call reached the centre (ISO 8601 with offset): the "
+            "statistics time the first alert from it.",
+        )
 
     @extend_schema(
         tags=["cad"],
@@ -129,6 +135,7 @@ class CadIncidentCreateApi(CadApiView):
             address=v["address"],
             note=v["note"],
             exclusion_reasons=v["exclusion_reasons"],
+            called_at=v["called_at"],
         )
         return _state(link, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -183,13 +190,26 @@ class CadIncidentCancelApi(CadApiView):
 
 
 class CadIncidentCloseApi(CadApiView):
+    class InputSerializer(serializers.Serializer):
+        ems_arrived_at = serializers.DateTimeField(
+            required=False,
+            default=None,
+            help_text="When the ambulance reached the patient (ISO 8601 with offset), if known.",
+        )
+
     @extend_schema(
         tags=["cad"],
-        request=None,
-        responses={200: IncidentStateSerializer} | errors(401, 403, 404, 409, 429),
+        request=InputSerializer,
+        responses={200: IncidentStateSerializer} | errors(400, 401, 403, 404, 409, 429),
         description="The ambulance is on scene: release the responders with thanks. A repeat "
         "answers 200; an incident already cancelled is 409.",
     )
     def post(self, request, cad_number: str):
-        system = request_system(request)
-        return _state(cad_incidents.cad_incident_close(system=system, cad_number=cad_number))
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        link = cad_incidents.cad_incident_close(
+            system=request_system(request),
+            cad_number=cad_number,
+            ems_arrived_at=data.validated_data["ems_arrived_at"],
+        )
+        return _state(link)

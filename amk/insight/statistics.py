@@ -141,7 +141,8 @@ def _where(filters: StatisticsFilter, params: dict) -> str:
 
 _SQL = """
 WITH base AS (
-    SELECT i.id, i.created_at, i.exclusion_reasons, i.dispatch_wave, i.ems_arrived_at,
+    SELECT i.id, i.created_at, COALESCE(i.called_at, i.created_at) AS started_at,
+           i.exclusion_reasons, i.dispatch_wave, i.ems_arrived_at,
            COALESCE(NULLIF(i.dispatch_centre, ''), %(centre_default)s) AS centre,
            i.created_by_id::text AS dispatcher_id, u.username AS dispatcher,
            m.code AS municipality_code, m.name AS municipality_name,
@@ -188,9 +189,9 @@ SELECT {key} AS grp, {key_id} AS grp_id,
        count(*) FILTER (WHERE alerted > 0) AS activated,
        {reasons},
        percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY extract(epoch FROM first_alert_at - created_at)) AS first_alert_median_s,
+           ORDER BY extract(epoch FROM first_alert_at - started_at)) AS first_alert_median_s,
        percentile_cont(0.9) WITHIN GROUP (
-           ORDER BY extract(epoch FROM first_alert_at - created_at)) AS first_alert_p90_s,
+           ORDER BY extract(epoch FROM first_alert_at - started_at)) AS first_alert_p90_s,
        COALESCE(sum(alerted), 0) AS alerts,
        COALESCE(sum(accepted), 0) AS accepted,
        percentile_cont(0.5) WITHIN GROUP (

@@ -67,6 +67,9 @@ class Incident(models.Model):
     # When the ambulance reached the patient, as the dispatcher records it on closing (or the
     # CAD reports it): the statistics' yardstick for "a volunteer / an AED before EMS".
     ems_arrived_at = models.DateTimeField(_("ambulance on scene"), null=True, blank=True)
+    # When the 1-1-2 call reached the dispatch centre, as a CAD reports it: the statistics time
+    # the first alert from here (from creation when unknown).
+    called_at = models.DateTimeField(_("call received"), null=True, blank=True)
     # The dispatch centre that handled it; empty: settings.DISPATCH_CENTRE_DEFAULT.
     dispatch_centre = models.CharField(_("dispatch centre"), max_length=100, blank=True)
 

@@ -96,6 +96,7 @@ def incident_create(
     note: str = "",
     exclusion_reasons: Iterable[str] = (),
     origin: str = CONSOLE,
+    called_at: dt.datetime | None = None,
 ) -> Incident:
     """Save a suspected cardiac arrest; dispatch starts once it is committed.
 
@@ -110,6 +111,8 @@ def incident_create(
             _("Unknown exclusion reason: %(reasons)s") % {"reasons": ", ".join(sorted(unknown))},
             field="exclusion_reasons",
         )
+    if called_at is not None:
+        _called_at_check(called_at)
     municipality = incident_location_check(point=location).municipality_or_raise()
     incident = Incident.objects.create(
         location=location,
@@ -118,6 +121,7 @@ def incident_create(
         municipality=municipality,
         exclusion_reasons=reasons,
         created_by=created_by,
+        called_at=called_at,
     )
     incident_event_add(
         incident_id=incident.pk,
@@ -168,6 +172,23 @@ def incident_cancel(*, incident_id: int, actor: User, origin: str = CONSOLE) -> 
         kind=IncidentEvent.Kind.CANCELLED,
         message=_("Incident cancelled; stand-down sent to all alerted volunteers"),
     )
+
+
+CALL_MAX_AGE = dt.timedelta(hours=24)
+CLOCK_SKEW = dt.timedelta(minutes=1)
+
+
+def _called_at_check(called_at: dt.datetime) -> None:
+    """A CAD's call time: not ahead of our clock (beyond skew), not from another day."""
+    now = timezone.now()
+    if called_at > now + CLOCK_SKEW:
+        raise ApplicationError(
+            _("The call cannot have been received in the future."), field="called_at"
+        )
+    if called_at < now - CALL_MAX_AGE:
+        raise ApplicationError(
+            _("The call was received more than 24 hours ago."), field="called_at"
+        )
 
 
 def incident_ems_arrival_check(*, incident: Incident, ems_arrived_at: dt.datetime) -> None:

@@ -1,6 +1,8 @@
 """The CAD integration API: keys, idempotent creates, conflicts, updates, ends, the state read,
 and the CAD's actions on the console's timeline."""
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -324,4 +326,43 @@ def test_a_cad_of_another_dispatch_centre_creates_nothing_in_this_region(api):
 
     assert response.status_code == 400
     assert "location" in response.json()
+    assert not Incident.objects.exists()
+
+
+def test_the_call_time_and_the_ambulance_arrival_reach_the_statistics(api, cad):
+    _system, key = cad
+    called = timezone.now() - dt.timedelta(seconds=90)
+    created = api.post(
+        CREATE_URL, create_body(called_at=called.isoformat()), format="json", **auth(key)
+    )
+    assert created.status_code == 201, created.content
+    incident = Incident.objects.get()
+    assert incident.called_at == called
+    close_url = incident_url("AMK-2026-0001", "close")
+
+    future = (timezone.now() + dt.timedelta(minutes=10)).isoformat()
+    refused = api.post(close_url, {"ems_arrived_at": future}, format="json", **auth(key))
+    assert refused.status_code == 400
+    assert "ems_arrived_at" in refused.json()
+    assert Incident.objects.get().state != Incident.State.CLOSED  # nothing written
+
+    arrived = timezone.now()
+    closed = api.post(
+        close_url, {"ems_arrived_at": arrived.isoformat()}, format="json", **auth(key)
+    )
+    assert closed.status_code == 200
+    incident.refresh_from_db()
+    assert (incident.state, incident.ems_arrived_at) == (Incident.State.CLOSED, arrived)
+
+
+@pytest.mark.parametrize(
+    ("offset", "reason"),
+    [(dt.timedelta(minutes=5), "fremtiden"), (-dt.timedelta(hours=25), "24 timer")],
+)
+def test_an_implausible_call_time_is_400(api, cad, offset, reason):
+    _system, key = cad
+    body = create_body(called_at=(timezone.now() + offset).isoformat())
+    response = api.post(CREATE_URL, body, format="json", **auth(key))
+    assert response.status_code == 400
+    assert reason in response.json()["called_at"][0]
     assert not Incident.objects.exists()

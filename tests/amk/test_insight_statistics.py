@@ -282,3 +282,12 @@ def test_a_dispatch_that_finds_nobody_records_why(db, django_capture_on_commit_c
     assert not_activated.count() == 1
     (total,) = activation_statistics(filters=StatisticsFilter(), group_by="total")
     assert (total.activated, total.not_activated[NO_VOLUNTEERS]) == (0, 1)
+
+
+def test_a_cad_call_time_starts_the_clock(known_incidents):
+    # A's call reached the centre 45 s before the incident was created: created → first alert
+    # becomes 65, 40, 60 s (median 60) instead of 20, 40, 60 s (median 40).
+    a = Incident.objects.filter(ems_arrived_at__isnull=False).order_by("pk").first()
+    Incident.objects.filter(pk=a.pk).update(called_at=a.created_at - dt.timedelta(seconds=45))
+    (total,) = activation_statistics(filters=StatisticsFilter(), group_by="total")
+    assert total.first_alert_median_s == pytest.approx(60)

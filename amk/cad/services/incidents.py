@@ -7,6 +7,7 @@ queue on a transaction-scoped advisory lock of (system, number), so only the fir
 is a conflict (409) naming the fields.
 """
 
+import datetime as dt
 import math
 from collections.abc import Iterable
 
@@ -72,6 +73,7 @@ def cad_incident_create(
     address: str = "",
     note: str = "",
     exclusion_reasons: Iterable[str] = (),
+    called_at: dt.datetime | None = None,
 ) -> tuple[CadIncident, bool]:
     """The incident for this CAD number, created (and dispatched) the first time; returns it
     and whether it was created now."""
@@ -89,6 +91,7 @@ def cad_incident_create(
                 note=note,
                 exclusion_reasons=exclusion_reasons,
                 origin=CAD,
+                called_at=called_at,
             )
             if incident.municipality.region_id != system.region_id:
                 raise ApplicationError(
@@ -139,12 +142,12 @@ def cad_incident_update(
     return link
 
 
-def _end(system: CadSystem, cad_number: str, state: str) -> CadIncident:
+def _end(system: CadSystem, cad_number: str, state: str, **closing) -> CadIncident:
     """Cancel or close; a repeat of the same end is answered as done, the other end is 409."""
     link = cad_incident_get(system=system, cad_number=cad_number)
     end = incident_cancel if state == Incident.State.CANCELLED else incident_close
     try:
-        end(incident_id=link.incident_id, actor=system.user, origin=CAD)
+        end(incident_id=link.incident_id, actor=system.user, origin=CAD, **closing)
     except ApplicationError:
         link.incident.refresh_from_db()
         if link.incident.state != state:
@@ -158,6 +161,9 @@ def cad_incident_cancel(*, system: CadSystem, cad_number: str) -> CadIncident:
     return _end(system, cad_number, Incident.State.CANCELLED)
 
 
-def cad_incident_close(*, system: CadSystem, cad_number: str) -> CadIncident:
-    """The ambulance is there: the responders are released with thanks."""
-    return _end(system, cad_number, Incident.State.CLOSED)
+def cad_incident_close(
+    *, system: CadSystem, cad_number: str, ems_arrived_at: dt.datetime | None = None
+) -> CadIncident:
+    """The ambulance is there: the responders are released with thanks; its arrival time, when
+    the CAD knows it, is kept for the statistics."""
+    return _end(system, cad_number, Incident.State.CLOSED, ems_arrived_at=ems_arrived_at)
