@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
+    # The incident or alert of the URL in every log line of the request (config.logs).
+    "config.logs.LogContextMiddleware",
 ]
 
 if not LOCAL_MODE:
@@ -229,29 +231,20 @@ LEAFLET_CONFIG = {
     "RESET_VIEW": False,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # No phone numbers, tokens or coordinates in the logs, whoever writes them.
-    "filters": {"personal_data": {"()": "config.security.PersonalDataFilter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["personal_data"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # runserver's request lines (Django's default handler would bypass the filter).
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # twilio's HTTP client logs request bodies (numbers, texts) at INFO.
-        "twilio.http_client": {"level": "WARNING"},
-        "alerts.channels.twilio.http": {"level": "WARNING"},
-    },
-}
-# The Celery worker logs through the handler above (and its filter) instead of its own.
+# Logs (plain or JSON, personal data redacted), Sentry, /metrics, heartbeats (read after .env).
+from config.settings_ops import (  # noqa: E402, F401
+    CELERY_BEAT_SCHEDULER,
+    HEALTH_STALE_S,
+    HEARTBEAT_INTERVAL_S,
+    LOG_FORMAT,
+    LOGGING,
+    METRICS_TOKEN,
+    METRICS_WINDOW_S,
+    SENTRY_DSN,
+    SENTRY_ENABLED,
+)
+
+# The Celery worker logs through our handler (and its filters) instead of its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # The platform's public address, for provider callbacks (Twilio status) and links in messages.
