@@ -17,8 +17,10 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 backlog = 2048
-accesslog = None
+# Off unless asked for ("-": standard output), as the benchmarks ran; redacted when on.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 logger_class = "config.gunicorn.RedactingLogger"
 
 

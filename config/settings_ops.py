@@ -1,6 +1,8 @@
 """Operations settings: logs (plain or JSON), error reporting (Sentry), the metrics endpoint and
 the heartbeats /healthz reads. Imported by name into config/settings.py."""
 
+from urllib.parse import urlsplit
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,6 +12,15 @@ env = environ.Env()
 
 _APP_MODE = env.str("APP_MODE", default="production")
 _LOCAL_MODE = _APP_MODE in {"demo", "test"}
+
+# Redis holds the task queue and the throttles: in production only behind a password
+# (redis-server --requirepass, docker-compose.yml), given in the URL.
+_REDIS_URL = env.str("REDIS_URL", default="")
+if not _LOCAL_MODE and _REDIS_URL.startswith("redis") and not urlsplit(_REDIS_URL).password:
+    raise ImproperlyConfigured(
+        "REDIS_URL must carry Redis's password in production: redis://:<password>@host:6379/0 "
+        "(and Redis started with --requirepass)"
+    )
 
 # Logs: one JSON object a line in production (ts, level, logger, message, incident_id and
 # alert_id when known: config.logs), plain text locally. The redaction filter runs first, so
