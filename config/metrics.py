@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from alerts.selectors import metrics as selectors
 from config.celery import app
-from config.counters import THROTTLED_REQUESTS, counter_values
+from config.counters import TASK_FAILURES, TASK_RETRIES, THROTTLED_REQUESTS, counter_values
 from config.heartbeat import heartbeat_ages, redis_client
 
 # Seconds: what an alert's first minute looks like, and the slow tail past it.
@@ -77,6 +77,7 @@ class PlatformCollector(Collector):
         yield from self._incidents(since)
         yield from self._queues()
         yield from self._abuse(now)
+        yield from self._tasks()
         duration = GaugeMetricFamily(
             "hjertealarm_metrics_scrape_seconds", "Time this scrape took to compute"
         )
@@ -150,6 +151,16 @@ class PlatformCollector(Collector):
         for labels, value in counter_values(THROTTLED_REQUESTS):
             throttled.add_metric([labels.get("view", "")], value)
         yield throttled
+
+    def _tasks(self):
+        for name, counter, what in (
+            ("failures", TASK_FAILURES, "Celery tasks that raised (a login code's SMS refused)"),
+            ("retries", TASK_RETRIES, "Celery task retries (a provider's transient errors)"),
+        ):
+            family = CounterMetricFamily(f"hjertealarm_celery_task_{name}", what, labels=["task"])
+            for labels, value in counter_values(counter):
+                family.add_metric([labels.get("task", "")], value)
+            yield family
 
 
 _registry = CollectorRegistry(auto_describe=False)

@@ -347,3 +347,26 @@ def test_an_error_in_a_view_reaches_sentry_without_personal_data(settings, tmp_p
         "198.51.100.7",
     ):
         assert secret not in text, secret
+
+
+def test_a_login_code_twilio_refuses_counts_as_a_failed_task(
+    dispatch_worker, twilio_backend_settings, fake_twilio, client, settings
+):
+    """Twilio answers 503 to a login code's SMS: the task fails in the real worker, and the
+    failure shows in /metrics (counted in Redis, so any web process reports it)."""
+    settings.METRICS_TOKEN = TOKEN
+    fake_twilio.faults.error_rate = 1.0
+    dispatch_worker.send_task("alerts.tasks.login_code_send_task", args=["+4520123456"])
+    wait_until(lambda: len(fake_twilio.attempts) >= 1, timeout=30, what="the SMS attempt")
+
+    def failures() -> dict:
+        families = scrape(client, Authorization=f"Bearer {TOKEN}")
+        return {
+            s.labels["task"]: s.value
+            for s in families["hjertealarm_celery_task_failures"].samples
+            if s.name.endswith("_total")
+        }
+
+    wait_until(failures, timeout=30, what="the failure counted")
+    assert failures() == {"alerts.tasks.login_code_send_task": 1}
+    assert fake_twilio.messages.all() == []
