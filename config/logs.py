@@ -84,8 +84,8 @@ class JsonFormatter(logging.Formatter):
 class PlainContextFormatter(logging.Formatter):
     """The plain format, with ``incident_id=… alert_id=…`` after the message when known."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)  # before the traceback, which format() appends
         ids = " ".join(
             f"{key}={getattr(record, key)}"
             for key in CONTEXT_KEYS

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.logs import log_context
 from config.security import redact
 
 # Keys whose values are dropped outright wherever they appear in an event.
@@ -48,8 +49,13 @@ def _scrub(value: Any, depth: int = 0) -> Any:
 
 
 def before_send(event: dict, hint: dict) -> dict:
-    """The event with personal data masked (also used for breadcrumbs)."""
-    return _scrub(event)
+    """The event with personal data masked, tagged with the incident/alert being worked on
+    (the same ids as the log lines: config.logs)."""
+    event = _scrub(event)
+    ids = log_context()
+    if ids:
+        event["tags"] = {**(event.get("tags") or {}), **{k: str(v) for k, v in ids.items()}}
+    return event
 
 
 def before_breadcrumb(crumb: dict, hint: dict) -> dict:

@@ -336,6 +336,7 @@ def test_an_error_in_a_view_reaches_sentry_without_personal_data(settings, tmp_p
     event = events[0]
     assert event["exception"]["values"][-1]["type"] == "RuntimeError"
     assert "incident 77" in event["exception"]["values"][-1]["value"]
+    assert event["tags"]["incident_id"] == "77"  # as in the log lines (config.logs)
     text = json.dumps(event)
     for secret in (
         PATIENT_ADDRESS,
