@@ -75,8 +75,8 @@ def heartbeat_ages() -> dict[str, float | None]:
 def _safely(write, *args) -> None:
     try:
         write(*args)
-    except Exception:  # Redis down: /healthz reports it; the worker and beat carry on
-        logger.warning("heartbeat not written", exc_info=True)
+    except Exception as exc:  # Redis down: /healthz reports it; the worker and beat carry on
+        logger.warning("heartbeat not written: %s", exc)
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):

@@ -21,7 +21,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from alerts.models import AlertDelivery
 from amk.models import Incident
 from config import heartbeat
-from config.logs import JsonFormatter, LogContextFilter, log_context_reset, log_context_set
+from config.logs import (
+    JsonFormatter,
+    LogContextFilter,
+    PlainContextFormatter,
+    log_context_reset,
+    log_context_set,
+)
 from config.security import PersonalDataFilter
 from tests.factories import (
     AARHUS_C,
@@ -283,6 +289,11 @@ def test_json_log_lines_carry_the_incident_and_no_personal_data():
     assert "+4520123456" not in line["message"]
     assert "56.157341" not in line["message"]
     assert line["message"] == "SMS to [phone] at [coord], [coord] failed"
+    plain = PlainContextFormatter(fmt="%(levelname)s %(name)s %(message)s").format(record)
+    assert plain == (
+        "WARNING alerts.services.sending SMS to [phone] at [coord], [coord] failed "
+        "incident_id=42 alert_id=7"
+    )
 
 
 def test_sentry_is_off_without_a_dsn(settings):
