@@ -16,6 +16,8 @@ import json
 import logging
 from typing import Any
 
+from django.core.signals import request_finished, request_started
+
 CONTEXT_KEYS = ("incident_id", "alert_id")
 _context: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
     "hjertealarm_log_context", default=None
@@ -94,18 +96,26 @@ class PlainContextFormatter(logging.Formatter):
         return f"{line} {ids}" if ids else line
 
 
+def _request_context_clear(**_extra) -> None:
+    log_context_reset()
+
+
 class LogContextMiddleware:
     """Requests to an incident's or alert's URL log with its id (the URL's keyword arguments
-    ``incident_id`` and ``alert_id``: the console's incident pages, the app's alert API)."""
+    ``incident_id`` and ``alert_id``: the console's incident pages, the app's alert API).
+
+    The ids are cleared when a request starts and when its response is closed, not when this
+    middleware returns: Django logs a request's 4xx/5xx line after the middleware chain, and
+    that line belongs to the incident too.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        request_started.connect(_request_context_clear, dispatch_uid="log_context_started")
+        request_finished.connect(_request_context_clear, dispatch_uid="log_context_finished")
 
     def __call__(self, request):
-        try:
-            return self.get_response(request)
-        finally:
-            log_context_reset()
+        return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if any(view_kwargs.get(key) is not None for key in CONTEXT_KEYS):

@@ -386,3 +386,24 @@ def test_a_login_code_twilio_refuses_counts_as_a_failed_task(
     wait_until(failures, timeout=30, what="the failure counted")
     assert failures() == {"alerts.tasks.login_code_send_task": 1}
     assert fake_twilio.messages.all() == []
+
+
+@pytest.mark.django_db
+def test_a_request_for_an_incident_logs_with_its_id(client):
+    """The console's incident URL names the incident in the request's log lines (here
+    Django's "Not Found" warning), through the handler every process logs with."""
+    import io
+
+    handler = next(h for h in logging.getLogger().handlers if h.name == "console")
+    stream = io.StringIO()
+    old = handler.setStream(stream)
+    try:
+        client.force_login(DispatcherFactory())
+        response = client.get(reverse("amk:incident_detail", args=[987654]))
+        client.get("/about/")  # a request without an incident: the id does not linger
+    finally:
+        handler.setStream(old)
+    assert response.status_code == 404
+    lines = stream.getvalue().splitlines()
+    assert any("Not Found" in ln and ln.endswith("incident_id=987654") for ln in lines), lines
+    assert not any("/about/" in ln and "incident_id" in ln for ln in lines)
