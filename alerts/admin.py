@@ -1,6 +1,7 @@
 """Admin for dispatch: the policy is edited here; alerts, deliveries and their attempts (every
 hand-over to a provider) and the SMS received with the answers they got are a read-only
-record."""
+record. Phone numbers and push tokens are masked for staff without the permission to see them
+(config.masking)."""
 
 from django.contrib import admin
 from django.utils import timezone
@@ -14,6 +15,17 @@ from alerts.models import (
     InboundMessage,
     OutboxMessage,
 )
+from config.masking import (
+    MaskedFieldsMixin,
+    mask_phone,
+    mask_phones_in,
+    mask_recipient,
+    masked_name,
+)
+
+# The permissions that show a volunteer's phone number and push tokens (volunteers.models).
+PHONE_PERMISSION = "volunteers.view_phone_number"
+TOKEN_PERMISSION = "volunteers.view_push_token"  # noqa: S105 (a name)
 
 
 @admin.register(DispatchPolicy)
@@ -97,8 +109,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(MaskedFieldsMixin, admin.TabularInline):
     model = AlertDelivery
+    masked_fields = {"last_error": (PHONE_PERMISSION, mask_phones_in)}
     fields = [
         "channel",
         "kind",
@@ -139,9 +152,10 @@ class AlertAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(MaskedFieldsMixin, admin.TabularInline):
     """Every hand-over of the delivery to its provider, and what came of it."""
 
+    masked_fields = {"error": (PHONE_PERMISSION, mask_phones_in)}
     model = AlertDeliveryAttempt
     fields = [
         "number",
@@ -182,7 +196,8 @@ def _precise(moment) -> str:
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(ReadOnlyAdmin):
+class AlertDeliveryAdmin(MaskedFieldsMixin, ReadOnlyAdmin):
+    masked_fields = {"last_error": (PHONE_PERMISSION, mask_phones_in)}
     list_display = [
         "pk",
         "alert_id",
@@ -200,10 +215,17 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdmin):
+class OutboxMessageAdmin(MaskedFieldsMixin, ReadOnlyAdmin):
+    masked_fields = {"recipient": ((PHONE_PERMISSION, TOKEN_PERMISSION), mask_recipient)}
     list_display = ["created_at", "channel", "recipient_short", "body"]
     list_filter = ["channel"]
     search_fields = ["recipient"]
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        if "recipient" in self.hidden_fields(request):
+            return [masked_name("recipient") if f == "recipient_short" else f for f in shown]
+        return shown
 
     @admin.display(description=_("recipient"))
     def recipient_short(self, obj):
@@ -211,9 +233,10 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdmin):
+class InboundMessageAdmin(MaskedFieldsMixin, ReadOnlyAdmin):
     """Every SMS received on the alert number, how it was read and what it was answered."""
 
+    masked_fields = {"from_phone": (PHONE_PERMISSION, mask_phone)}
     list_display = ["received_at", "from_phone", "body", "outcome", "alert_id", "reply"]
     list_filter = ["outcome"]
     search_fields = ["message_sid", "from_phone"]

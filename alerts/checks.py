@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from celery.signals import worker_init
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.core.exceptions import ImproperlyConfigured
 
@@ -45,6 +46,20 @@ def check_channel_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
                     hint="Set the missing environment variables, or choose the outbox backend "
                     "(alerts.channels.outbox) outside production.",
                     id=check_id,
+                )
+            )
+    if settings.LOGIN_CODE_BACKEND == "twilio-verify":
+        missing = [
+            name
+            for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VERIFY_SERVICE_SID")
+            if not getattr(settings, name, "")
+        ]
+        if missing:
+            messages.append(
+                Error(
+                    f"LOGIN_CODE_BACKEND is twilio-verify, but {', '.join(missing)} must be set.",
+                    hint="Set them, or LOGIN_CODE_BACKEND=local.",
+                    id="alerts.E003",
                 )
             )
     return messages

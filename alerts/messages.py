@@ -108,6 +108,12 @@ def _stand_down(alert: Alert) -> tuple[str, str]:
     )
 
 
+def neutral_push_texts() -> tuple[str, str]:
+    """(title, body) of a push to a token more than one account holds: nothing personal."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _("Hjertealarm"), _("New message from Hjertealarm. Open the app.")
+
+
 def message_texts(delivery: AlertDelivery) -> tuple[str, str]:
     """(title, body) of a delivery; the body alone, with the alert's reference, is the SMS."""
     alert = delivery.alert

@@ -9,6 +9,7 @@ from leaflet.admin import LeafletAdminWidget
 
 from alerts.models import DispatchPolicy
 from alerts.selectors.policy import policy_from_snapshot
+from amk.models.accounts import LoginEvent
 from amk.models.incident import Incident
 from amk.models.territory import Municipality, Place, Postcode, Region
 from config.geoadmin import AreaAdmin, GeoAdmin
@@ -146,3 +147,25 @@ class IncidentAdmin(GeoAdmin):
     def location_map(self, obj):
         widget = self._get_map_widget(obj._meta.get_field("location"), LeafletAdminWidget)()
         return widget.render("location", obj.location, attrs={"id": "id_location"})
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(admin.ModelAdmin):
+    """The login audit: read only (written by amk.receivers and amk.console.sessions)."""
+
+    list_display = ["at", "username", "outcome", "ip", "from_dispatch_network"]
+    list_filter = ["outcome", "from_dispatch_network", "at"]
+    search_fields = ["username", "ip"]
+    date_hierarchy = "at"
+    fields = ["at", "user", "username", "outcome", "ip", "from_dispatch_network", "user_agent"]
+    readonly_fields = fields
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,9 +9,9 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from knox.auth import TokenAuthentication
-from rest_framework import status
-from rest_framework.exceptions import Throttled
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -28,7 +28,19 @@ STATUS_BY_CODE = {
     **dict.fromkeys(CONFLICT_CODES, status.HTTP_409_CONFLICT),
     "quota": status.HTTP_429_TOO_MANY_REQUESTS,  # a per-number SMS quota (code_budget)
     "budget": status.HTTP_503_SERVICE_UNAVAILABLE,  # the global SMS budget is spent
+    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,  # Twilio Verify cannot check a code now
 }
+
+
+def _throttled_text(wait: int | None) -> str:
+    """DRF formats its wait sentence before translating it, so no catalogue ever matches."""
+    if wait is None:
+        return gettext("Too many requests.")
+    return ngettext(
+        "Too many requests. Try again in %(wait)d second.",
+        "Too many requests. Try again in %(wait)d seconds.",
+        wait,
+    ) % {"wait": wait}
 
 
 def exception_handler(exc, context):
@@ -45,6 +57,9 @@ def exception_handler(exc, context):
         if exc.field:
             return Response({exc.field: [exc.message]}, status=code)
         return Response({"detail": exc.message}, status=code)
+    if isinstance(exc, exceptions.Throttled):
+        exc.detail = exceptions.ErrorDetail(_throttled_text(exc.wait), code="throttled")
+        _throttled_count(context)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             body = {
@@ -56,8 +71,6 @@ def exception_handler(exc, context):
         else:
             body = {api_settings.NON_FIELD_ERRORS_KEY: [str(m) for m in exc.messages]}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, Throttled):
-        _throttled_count(context)
     from rest_framework.views import exception_handler as drf_exception_handler  # noqa: PLC0415  cycle: DRF's views import this module
 
     return drf_exception_handler(exc, context)

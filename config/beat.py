@@ -24,6 +24,8 @@ def beat_schedule(*, aed_import_every_s: int | None) -> dict[str, dict]:
             "schedule": 3600.0,
         },
         "auth-cleanup": {"task": "volunteers.tasks.auth_cleanup_task", "schedule": 3600.0},
+        # The console's and the admin's login audit (amk.tasks), LOGIN_EVENT_RETENTION_DAYS.
+        "login-events-expire": {"task": "amk.tasks.login_events_expire_task", "schedule": 3600.0},
         # The messages to AEDs' contacts (alerts.services.aed_notices): what a lost enqueue
         # left behind, and the reminders ahead of a battery's or pads' expiry once a day.
         "aed-notices-sweep": {"task": "alerts.tasks.aed_notices_sweep_task", "schedule": 30.0},

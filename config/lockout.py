@@ -5,11 +5,16 @@ address, config.client_ip) and per username;
 past the limit, ``LockoutModelBackend`` refuses even the right password until the window has
 passed, for the console's login and the admin's alike. The console's login form says so in
 (``LockoutAuthenticationForm``) instead of "wrong password".
+
+From the dispatch centre's networks (``DISPATCH_NETWORKS``) the lock-out never applies: failures
+from there are counted like any other (and audited by amk), but a right password always gets
+in, so 200 wrong passwords sent from outside cannot keep a dispatcher out of the console.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -37,6 +42,18 @@ def _client_ip(request) -> str:
     return client_ip(request)
 
 
+def from_dispatch_network(request) -> bool:
+    """True when the real client address is inside one of ``DISPATCH_NETWORKS``."""
+    networks = settings.DISPATCH_NETWORKS
+    if request is None or not networks:
+        return False
+    address = _client_ip(request)
+    if address == "-":
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
 def _key(*parts: str) -> str:
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
     return f"login-fail:{digest}"
@@ -56,6 +73,9 @@ def _limits() -> tuple[int, int, int]:
 
 
 def login_locked_out(username: str, request) -> bool:
+    """Whether a login for ``username`` from this request is refused now, right password or not."""
+    if from_dispatch_network(request):
+        return False
     per_ip, per_user, _window = _limits()
     pair_key, user_key = _keys(username, request)
     try:
@@ -121,10 +141,14 @@ class LockoutAuthenticationForm(AuthenticationForm):
     """The console's login form: a locked-out user is told so, not 'wrong password'."""
 
     def clean(self):
-        username = self.cleaned_data.get("username")
-        if username and login_locked_out(username, self.request):
-            raise ValidationError(
-                LOCKED_OUT_MESSAGE % {"minutes": max(1, settings.LOGIN_LOCKOUT_WINDOW_S // 60)},
-                code="locked_out",
-            )
-        return super().clean()
+        # The refusal goes through authenticate(), so it is announced (user_login_failed, with
+        # request.login_refused_by_lockout set) like any failure, and audited as one.
+        try:
+            return super().clean()
+        except ValidationError:
+            if getattr(self.request, "login_refused_by_lockout", False):
+                raise ValidationError(
+                    LOCKED_OUT_MESSAGE % {"minutes": max(1, settings.LOGIN_LOCKOUT_WINDOW_S // 60)},
+                    code="locked_out",
+                ) from None
+            raise

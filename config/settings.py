@@ -14,6 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
 
+# Settings by topic, each module reading its own environment variables (Django reads the
+# upper-case names): config/settings_<topic>.py.
+from config.settings_accounts import *  # noqa: F403
+from config.settings_codes import *  # noqa: F403
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -47,6 +52,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "leaflet",
     "phonenumber_field",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "amk",
     "volunteers",
     "alerts",
@@ -64,6 +71,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "amk.console.sessions.SessionTimeoutMiddleware",
+    "amk.console.sessions.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
@@ -149,13 +159,6 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-# Lock-out (config/lockout.py): after LOGIN_LOCKOUT_FAILURES failed passwords for one username
-# from one IP, or LOGIN_LOCKOUT_FAILURES_PER_USER from anywhere, logins for it are refused for
-# LOGIN_LOCKOUT_WINDOW_S (console and admin alike).
-AUTHENTICATION_BACKENDS = ["config.lockout.LockoutModelBackend"]
-LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
-LOGIN_LOCKOUT_FAILURES_PER_USER = env.int("LOGIN_LOCKOUT_FAILURES_PER_USER", default=50)
-LOGIN_LOCKOUT_WINDOW_S = env.int("LOGIN_LOCKOUT_WINDOW_S", default=15 * 60)
 
 # Security: production defaults are strict; local modes run on plain http://127.0.0.1.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL_MODE)
@@ -167,9 +170,7 @@ except ValueError as exc:
     raise ImproperlyConfigured(
         f"TRUSTED_PROXIES must be a count (e.g. 1) or CIDR networks (e.g. 10.0.0.0/8): {exc}"
     ) from exc
-SESSION_COOKIE_SECURE = not LOCAL_MODE
 CSRF_COOKIE_SECURE = not LOCAL_MODE
-SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if LOCAL_MODE else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not LOCAL_MODE
 SECURE_HSTS_PRELOAD = not LOCAL_MODE
@@ -198,6 +199,8 @@ PHONENUMBER_DB_FORMAT = "E164"
 
 # Reference geography: the service region (DAGI region code) and the data files.
 SERVICE_REGION_CODE = env.str("SERVICE_REGION_CODE", default="1082")
+# Incidents on a quay, beach or islet just outside the generalised outlines (amk territory).
+SERVICE_REGION_SHORE_TOLERANCE_M = env.int("SERVICE_REGION_SHORE_TOLERANCE_M", default=1000)
 REFERENCE_DATA_DIR = Path(env.str("REFERENCE_DATA_DIR", default=str(BASE_DIR / "data")))
 
 # Map tiles (JSON list of Leaflet layers: [name, URL template, options]). Locally OpenStreetMap's
@@ -232,17 +235,7 @@ LEAFLET_CONFIG = {
 }
 
 # Logs (plain or JSON, personal data redacted), Sentry, /metrics, heartbeats (read after .env).
-from config.settings_ops import (  # noqa: E402, F401
-    CELERY_BEAT_SCHEDULER,
-    HEALTH_STALE_S,
-    HEARTBEAT_INTERVAL_S,
-    LOG_FORMAT,
-    LOGGING,
-    METRICS_TOKEN,
-    METRICS_WINDOW_S,
-    SENTRY_DSN,
-    SENTRY_ENABLED,
-)
+from config.settings_ops import *  # noqa: E402, F403
 
 # The Celery worker logs through our handler (and its filters) instead of its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,7 +1,10 @@
 """Admin for the AED registry: the AEDs (expired ones flagged, those in use marked, their return
 confirmed by an action), the runs of the periodic import, and the records alerts keeps about
 AEDs (their uses, the messages to their contacts). The cabinet code is shown on the change form
-only, never listed."""
+only, never listed, and there only to staff with defibrillators.view_cabinet_code (masked
+otherwise, with the raw source tags that may repeat it: config.masking). The owners' and
+contacts' phone numbers, here and in the AED uses and notices, need
+defibrillators.view_contact_phone."""
 
 import datetime as dt
 
@@ -15,9 +18,12 @@ from django.utils.translation import ngettext
 from alerts.models import AedNotice, AedUse
 from alerts.services.aed_uses import aeds_return_by_admin
 from config.geoadmin import GeoAdmin
+from config.masking import MaskedFieldsMixin, mask_code, mask_hidden, mask_phone, mask_phones_in
 from defibrillators.models import EXPIRY_WARNING_DAYS, AedImportRun, Defibrillator
 
 EXPIRY_WARNING = dt.timedelta(days=EXPIRY_WARNING_DAYS)
+CODE_PERMISSION = "defibrillators.view_cabinet_code"
+CONTACT_PERMISSION = "defibrillators.view_contact_phone"
 CONFIRM_RETURNED = _("Confirm back in place (no longer in use)")
 
 
@@ -85,7 +91,13 @@ class InUseFilter(admin.SimpleListFilter):
 
 
 @admin.register(Defibrillator)
-class DefibrillatorAdmin(GeoAdmin):
+class DefibrillatorAdmin(MaskedFieldsMixin, GeoAdmin):
+    masked_fields = {
+        "cabinet_code": (CODE_PERMISSION, mask_code),
+        "source_tags": (CODE_PERMISSION, mask_hidden),
+        "owner_phone": (CONTACT_PERMISSION, mask_phone),
+        "contact_phone": (CONTACT_PERMISSION, mask_phone),
+    }
     # Never add cabinet_code to list_display, search_fields or list_filter: the changelist is
     # seen by more people than need the code, and a search would reveal it by trial.
     list_display = [
@@ -228,7 +240,11 @@ class AedImportRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AedUse)
-class AedUseAdmin(ReadOnlyAdmin):
+class AedUseAdmin(MaskedFieldsMixin, ReadOnlyAdmin):
+    masked_fields = {
+        "ended_by_phone": (CONTACT_PERMISSION, mask_phone),
+        "contact_phone": (CONTACT_PERMISSION, mask_phone),
+    }
     list_display = ["aed", "alert", "taken_at", "collected_at", "ended_at", "ending", "ended_via"]
     list_filter = ["ending", "ended_via"]
     list_select_related = ["aed"]
@@ -260,7 +276,11 @@ class AedUseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AedNotice)
-class AedNoticeAdmin(ReadOnlyAdmin):
+class AedNoticeAdmin(MaskedFieldsMixin, ReadOnlyAdmin):
+    masked_fields = {
+        "to": (CONTACT_PERMISSION, mask_phone),
+        "last_error": (CONTACT_PERMISSION, mask_phones_in),
+    }
     list_display = ["created_at", "kind", "aed", "state", "attempts", "sent_at", "last_error"]
     list_filter = ["kind", "state"]
     list_select_related = ["aed"]

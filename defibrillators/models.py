@@ -121,6 +121,11 @@ class Defibrillator(models.Model):
         verbose_name = _("defibrillator")
         verbose_name_plural = _("defibrillators")
         ordering = ["name"]
+        # Beyond "view": the admin masks these without them (config.masking).
+        permissions = [
+            ("view_cabinet_code", _("Can view AED cabinet codes")),
+            ("view_contact_phone", _("Can view AED owners' and contacts' phone numbers")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "source_id"], name="defibrillator_unique_source_id"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import factory
 import pytest
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.gis.geos import MultiPolygon, Polygon
@@ -263,17 +263,29 @@ def _volunteer_with_traces(n: int) -> tuple[Volunteer, Alert]:
     return volunteer, alert
 
 
-def _assert_erased(volunteer: Volunteer, alert: Alert) -> None:
-    """What volunteers.services.accounts.volunteer_delete leaves: the alert, without a trace."""
+def _admin():
+    return get_user_model().objects.get(username="admin-test")
+
+
+def _assert_erased(volunteer: Volunteer, alert: Alert, erased_by=None) -> None:
+    """What volunteers.services.accounts.volunteer_delete leaves: the alert, without a trace,
+    and (by an administrator) one log entry saying who erased which account number."""
     assert not Volunteer.objects.filter(pk=volunteer.pk).exists()
     assert not get_user_model().objects.filter(pk=volunteer.user_id).exists()
     assert not Device.objects.filter(volunteer_id=volunteer.pk).exists()
     assert not PhoneCode.objects.filter(phone=str(volunteer.phone)).exists()
     assert not OutboxMessage.objects.filter(recipient__contains=str(volunteer.phone)).exists()
     assert not OutboxMessage.objects.filter(recipient__startswith="fcm-token-").exists()
-    assert not LogEntry.objects.filter(
+    entries = LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Volunteer), object_id=str(volunteer.pk)
-    ).exists()
+    )
+    if erased_by is None:
+        assert not entries.exists()
+    else:
+        entry = entries.get()
+        assert (entry.user, entry.action_flag) == (erased_by, DELETION)
+        assert (entry.object_repr, entry.change_message) == (f"#{volunteer.pk}", "Konto slettet")
+    assert not LogEntry.objects.filter(object_repr__contains=volunteer.user.first_name).exists()
     alert.refresh_from_db()
     assert alert.volunteer_id is None
     assert alert.volunteer_location is None
@@ -288,7 +300,7 @@ def test_deleting_a_volunteer_in_the_admin_erases_the_account(superuser_client, 
     response = superuser_client.post(url, {"post": "yes"})
 
     assert response.status_code == 302
-    _assert_erased(volunteer, alert)
+    _assert_erased(volunteer, alert, erased_by=_admin())
     assert Volunteer.objects.filter(pk=data["volunteer"].pk).exists()
 
 
@@ -302,7 +314,7 @@ def test_the_delete_action_in_the_admin_erases_each_account(superuser_client, da
 
     assert response.status_code == 302
     for volunteer, alert in erased:
-        _assert_erased(volunteer, alert)
+        _assert_erased(volunteer, alert, erased_by=_admin())
     assert Volunteer.objects.filter(pk=data["volunteer"].pk).exists()
 
 
@@ -313,7 +325,7 @@ def test_deleting_the_user_of_a_volunteer_in_the_admin_erases_the_account(superu
     response = superuser_client.post(url, {"post": "yes"})
 
     assert response.status_code == 302
-    _assert_erased(volunteer, alert)
+    _assert_erased(volunteer, alert, erased_by=_admin())
 
 
 def test_bulk_deleting_users_erases_volunteers_and_deletes_other_users(superuser_client, data):
@@ -328,7 +340,7 @@ def test_bulk_deleting_users_erases_volunteers_and_deletes_other_users(superuser
     response = superuser_client.post(admin_url(type(staff), "changelist"), selected)
 
     assert response.status_code == 302
-    _assert_erased(volunteer, alert)
+    _assert_erased(volunteer, alert, erased_by=_admin())
     assert not type(staff).objects.filter(pk=staff.pk).exists()
 
 
@@ -445,7 +457,7 @@ def test_admin_footer_and_header(superuser_client):
     html = superuser_client.get(reverse("admin:index")).content.decode()
     assert f'href="{reverse("about")}"' in html
     assert "Hjertealarm – administration" in html
-    # The login page too, for people who are not logged in yet.
+    # The login page too (the console's, where the admin's sends), for people not logged in yet.
     superuser_client.logout()
-    html = superuser_client.get(reverse("admin:login")).content.decode()
+    html = superuser_client.get(reverse("admin:login"), follow=True).content.decode()
     assert f'href="{reverse("about")}"' in html

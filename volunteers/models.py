@@ -28,9 +28,6 @@ class AdultBirthdateLimit(models.Func):
     )
     output_field = models.DateField()
 
-    def __init__(self):
-        super().__init__()
-
 
 class LongNameGistIndex(GistIndex):
     """A GistIndex whose name may be as long as PostgreSQL allows (63 characters).
@@ -197,6 +194,9 @@ class Volunteer(models.Model):
         verbose_name = _("volunteer")
         verbose_name_plural = _("volunteers")
         ordering = ["-created_at"]
+        # Beyond "view": the admin masks these without them (config.masking).
+        permissions = [("view_phone_number", _("Can view volunteers' phone numbers"))]
+        permissions += [("view_live_position", _("Can view volunteers' live positions"))]
         indexes = [
             # The app pool of candidate selection (alerts.selectors.selection) walks it nearest
             # first (KNN `<->` on the location) over only the people the app can alert, and skips
@@ -235,11 +235,12 @@ class Volunteer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.user.get_full_name() or str(self.phone)
+        return self.user.get_full_name() or f"#{self.pk}"  # never the number: seen in lists
 
 
 class Device(models.Model):
-    """A phone with the app installed; its push token reaches the volunteer."""
+    """A phone with the app installed; its push token reaches the volunteer. One install's token
+    may be registered by several accounts, one row each (volunteers.services.devices)."""
 
     class Platform(models.TextChoices):
         ANDROID = "android", "Android"
@@ -248,7 +249,7 @@ class Device(models.Model):
     volunteer = models.ForeignKey(
         Volunteer, on_delete=models.CASCADE, related_name="devices", verbose_name=_("volunteer")
     )
-    push_token = models.CharField(_("push token"), max_length=4096, unique=True)
+    push_token = models.CharField(_("push token"), max_length=4096, db_index=True)
     auth_token = models.ForeignKey(
         settings.KNOX_TOKEN_MODEL,
         on_delete=models.SET_NULL,
@@ -266,6 +267,7 @@ class Device(models.Model):
         verbose_name = _("device")
         verbose_name_plural = _("devices")
         ordering = ["-last_seen_at"]
+        permissions = [("view_push_token", _("Can view devices' push tokens"))]
         indexes = [
             models.Index(
                 fields=["volunteer"], name="device_active_idx", condition=models.Q(is_active=True)
@@ -274,6 +276,9 @@ class Device(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(platform__in=["android", "ios"]), name="device_platform_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["volunteer", "push_token"], name="device_account_token"
             ),
         ]
 

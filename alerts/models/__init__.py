@@ -323,7 +323,8 @@ class OutboxMessage(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.channel} → {self.recipient[:20]}"
+        # Not the recipient: the title of the admin's page, seen by staff who may not see it.
+        return f"{self.channel} #{self.pk}"
 
 
 __all__ = [

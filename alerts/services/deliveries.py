@@ -161,7 +161,9 @@ def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
         delivery, outcome = item.delivery, item.outcome
         retry_in = None
         if isinstance(outcome, UnregisteredTokenError) and item.device_id is not None:
-            Device.objects.filter(pk=item.device_id).update(is_active=False)
+            # The install is gone: every account's device with its token.
+            token = getattr(item.message, "token", None)
+            Device.objects.filter(push_token=token).update(is_active=False)
         if isinstance(outcome, OutcomeUnknownError):
             # A push is simply sent again (its collapse id keeps it one notification on the
             # phone); an SMS is looked up in Twilio's log first.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ from alerts.channels.base import (
     get_sms_backend,
 )
 from alerts.enqueue import SEND_BATCH
-from alerts.messages import message_texts
+from alerts.messages import message_texts, neutral_push_texts
 from alerts.models import Alert, AlertDelivery, AlertDeliveryAttempt, DispatchPolicy
 from alerts.selectors.policy import incident_policy_lookup
 from amk.models.incident import Incident
@@ -182,14 +182,23 @@ def messages_build(
     now = timezone.now()
     pushes = [d for d in deliveries if d.channel == AlertDelivery.Channel.PUSH]
     # Each volunteer's most recently seen device (no query at all for a batch without push).
+    # Whether another account's active device holds the same token (volunteers.services.devices)
+    # comes in the same query.
     devices = {
-        volunteer_id: (pk, token)
-        for pk, volunteer_id, token in Device.objects.filter(
+        volunteer_id: (pk, token, shared)
+        for pk, volunteer_id, token, shared in Device.objects.filter(
             volunteer_id__in={d.alert.volunteer_id for d in pushes}, is_active=True
+        )
+        .annotate(
+            shared=Exists(
+                Device.objects.filter(push_token=OuterRef("push_token"), is_active=True).exclude(
+                    volunteer_id=OuterRef("volunteer_id")
+                )
+            )
         )
         .order_by("volunteer_id", F("last_seen_at").desc(nulls_last=True), "-pk")
         .distinct("volunteer_id")
-        .values_list("pk", "volunteer_id", "push_token")
+        .values_list("pk", "volunteer_id", "push_token", "shared")
     }
     callback_url = _status_callback_url()
     outgoing = []
@@ -215,7 +224,16 @@ def messages_build(
             elif alert.volunteer_id not in devices:
                 raise PermanentChannelError("no active device")
             else:
-                item.device_id, token = devices[alert.volunteer_id]
+                item.device_id, token, shared = devices[alert.volunteer_id]
+                # Sent again after a lost answer or a lost sender, it replaces the first on
+                # the phone.
+                collapse_id = f"alert-{alert.pk}-{delivery.kind}"
+                if shared:
+                    # The phone may be in another account's hands: nothing personal in the
+                    # notification (the app shows what its own session may read), and one
+                    # notification per incident and kind for all the accounts on it.
+                    title, body = neutral_push_texts()
+                    collapse_id = f"incident-{alert.incident_id}-{delivery.kind}"
                 item.message = PushMessage(
                     token=token,
                     title=title,
@@ -226,9 +244,7 @@ def messages_build(
                         "kind": delivery.kind,
                     },
                     ttl_s=300,
-                    # Sent again after a lost answer or a lost sender, it replaces the first
-                    # on the phone.
-                    collapse_id=f"alert-{alert.pk}-{delivery.kind}",
+                    collapse_id=collapse_id,
                 )
         except PermanentChannelError as error:
             item.outcome = error

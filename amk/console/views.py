@@ -9,6 +9,7 @@ import functools
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -22,7 +23,7 @@ from alerts.services import roles, standdown
 from alerts.services import waves as alert_waves
 from amk.access import dispatcher_required
 from amk.console.board import incident_board
-from amk.console.forms import IncidentForm
+from amk.console.forms import IncidentForm, parse_coordinates
 from amk.console.selectors import incident_list_rows
 from amk.models.incident import Incident
 from amk.selectors import territory
@@ -281,5 +282,24 @@ def place_search_json(request):
                 }
                 for m in matches
             ],
+        }
+    )
+
+
+@never_cache
+@require_GET
+@dispatcher_required
+def location_check_json(request):
+    """Tell the dispatcher before submit whether the pin is in the region (or on its shore)."""
+    try:
+        point = parse_coordinates(request.GET.get("location", ""))
+    except ValidationError as error:
+        return JsonResponse({"location": error.messages}, status=400)
+    check = territory.incident_location_check(point=point)
+    return JsonResponse(
+        {
+            "accepted": check.municipality is not None,
+            "municipality": check.municipality.name if check.municipality else None,
+            "message": "" if check.municipality else check.refusal,
         }
     )

@@ -1,5 +1,6 @@
-"""Reads for the territory: the municipality of a point, the dispatcher's place search, and the
-real places of the service region that synthetic people and AEDs are put near."""
+"""Reads for the territory: the municipality of a point, where an incident may be created, the
+dispatcher's place search, and the real places of the service region that synthetic people and
+AEDs are put near."""
 
 import bisect
 import csv
@@ -12,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -24,8 +26,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Length
+from django.utils.translation import gettext as _
 
-from amk.models.territory import Municipality, Place, Postcode
+from amk.models.territory import Municipality, Place, Postcode, Region
 from config.exceptions import ApplicationError
 from config.geography import METRES_PER_DEGREE_LAT
 
@@ -38,6 +41,87 @@ def municipality_containing(
     if service_region_only:
         municipalities = municipalities.filter(region_id=settings.SERVICE_REGION_CODE)
     return municipalities.first()
+
+
+@dataclass(frozen=True)
+class LocationCheck:
+    """Where an incident at a point belongs: a municipality of the service region, or why not."""
+
+    municipality: Municipality | None
+    other_region: Region | None = None  # the region whose land (or nearest shore) it is
+    shore_distance_m: float = 0.0  # how far outside the generalised outline it lies
+
+    @property
+    def refusal(self) -> str:
+        """The dispatcher's reason, naming the region and AMK the incident belongs to."""
+        if self.other_region is not None:
+            return _(
+                "The location is in %(region)s: the incident belongs to the dispatch centre "
+                "(AMK) of %(region)s."
+            ) % {"region": self.other_region.name}
+        return _("The location is outside %(region)s: more than %(metres)s m from its coast.") % {
+            "region": _service_region_name(),
+            "metres": settings.SERVICE_REGION_SHORE_TOLERANCE_M,
+        }
+
+    def municipality_or_raise(self) -> Municipality:
+        if self.municipality is None:
+            raise ApplicationError(self.refusal, field="location", code="outside_region")
+        return self.municipality
+
+
+def _service_region_name() -> str:
+    region = Region.objects.filter(code=settings.SERVICE_REGION_CODE).only("name").first()
+    return region.name if region else settings.SERVICE_REGION_CODE
+
+
+_NEAREST_SHORE_SQL = """
+    SELECT m.code, ST_Distance(m.area::geography, p.point::geography)
+    FROM amk_municipality m, (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS point) p
+    WHERE m.area && ST_Expand(p.point, %(dlon)s, %(dlat)s)
+      AND ST_DWithin(m.area::geography, p.point::geography, %(metres)s)
+    ORDER BY 2
+    LIMIT 1
+"""
+
+
+def incident_location_check(*, point: Point) -> LocationCheck:
+    """Accept the service region's land and its shore, never another region's land.
+
+    The DAGI 1:500,000 outlines are generalised: quays, beaches and islets lie up to a few hundred
+    metres outside them. A point on no region's land is given to the municipality with the nearest
+    shore within SERVICE_REGION_SHORE_TOLERANCE_M (in metres on the spheroid, not in degrees).
+    """
+    municipality = municipality_containing(point=point)
+    if municipality is not None:
+        return LocationCheck(municipality)
+    other = Region.objects.filter(area__intersects=point).defer("area").first()
+    if other is not None:
+        return LocationCheck(None, other_region=other)
+    metres = settings.SERVICE_REGION_SHORE_TOLERANCE_M
+    dlat = metres / METRES_PER_DEGREE_LAT
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _NEAREST_SHORE_SQL,
+            {
+                "lon": point.x,
+                "lat": point.y,
+                "dlat": dlat,
+                "dlon": dlat / max(math.cos(math.radians(point.y)), 0.1),
+                "metres": metres,
+            },
+        )
+        nearest = cursor.fetchone()
+    if nearest is None:
+        return LocationCheck(None)
+    shore = (
+        Municipality.objects.select_related("region")
+        .defer("area", "region__area")
+        .get(code=nearest[0])
+    )
+    if shore.region_id != settings.SERVICE_REGION_CODE:
+        return LocationCheck(None, other_region=shore.region, shore_distance_m=nearest[1])
+    return LocationCheck(shore, shore_distance_m=nearest[1])
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from amk.models.incident import Incident, IncidentEvent
-from amk.selectors.territory import municipality_containing
+from amk.selectors.territory import incident_location_check
 from amk.signals import incident_created, incident_ended
 from config.exceptions import ApplicationError
 
@@ -101,13 +101,7 @@ def incident_create(
             _("Unknown exclusion reason: %(reasons)s") % {"reasons": ", ".join(sorted(unknown))},
             field="exclusion_reasons",
         )
-    municipality = municipality_containing(point=location)
-    if municipality is None:
-        raise ApplicationError(
-            _("The location is outside Region Midtjylland."),
-            field="location",
-            code="outside_region",
-        )
+    municipality = incident_location_check(point=location).municipality_or_raise()
     incident = Incident.objects.create(
         location=location,
         address=address.strip(),

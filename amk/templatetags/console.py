@@ -5,6 +5,8 @@ from django.conf import settings
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from amk.console.sessions import idle_remaining_s
+
 register = template.Library()
 
 
@@ -47,3 +49,15 @@ def aed_availability(availability: str) -> str:
         "inactive": _("inactive"),
     }
     return labels.get(availability, availability)
+
+
+@register.simple_tag(takes_context=True)
+def session_clock(context) -> dict:
+    """What the page's idle warning needs (amk/static/amk/session.js)."""
+    request = context.get("request")
+    if request is None or not hasattr(request, "session"):
+        return {}
+    return {
+        "remaining_s": idle_remaining_s(request),
+        "warning_s": settings.SESSION_IDLE_WARNING_S,
+    }

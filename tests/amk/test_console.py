@@ -231,7 +231,9 @@ def test_create_outside_region_is_refused_on_the_field(console):
         reverse("amk:incident_create"), {"location": "55.3959, 10.3883", "address": "Flakhaven 2"}
     )
     assert response.status_code == 200
-    assert "uden for Region Midtjylland" in " ".join(response.context["form"].errors["location"])
+    errors = " ".join(response.context["form"].errors["location"])
+    assert "Positionen ligger i Region Syddanmark" in errors
+    assert "AMK-vagtcentralen i Region Syddanmark" in errors
     assert not Incident.objects.exists()
 
 

@@ -12,7 +12,7 @@ from alerts.models import Alert
 from alerts.services import answers
 from amk.access import DISPATCHERS_GROUP
 from amk.models import Incident
-from tests.browser.conftest import PASSWORD, shot, wait_for
+from tests.browser.conftest import PASSWORD, log_in, make_dispatcher, shot, wait_for
 from tests.factories import DefibrillatorFactory, DeviceFactory, UserFactory, VolunteerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("reference_geography")]
@@ -141,3 +141,27 @@ def test_a_messages_detail_shows_its_attempts_and_stays_open_across_polls(
     page.wait_for_timeout(5000)
     expect(page.locator("#alerts details.delivery[open] ol.attempts li")).to_have_count(2)
     assert errors == []
+
+
+def test_the_console_warns_before_submit_when_the_pin_is_in_another_region(
+    live_server, browser_page
+):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    make_dispatcher()
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/console/incidents/new/")
+    page.wait_for_function("window.hjMap !== undefined")
+    warning = page.locator("#region-warning")
+
+    page.fill("#id_location", "55.3959, 10.3883")  # Odense
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("Region Syddanmark")
+    shot(page, "incident_new_other_region")
+
+    page.fill("#id_location", "56.1536, 10.2140")  # Dokk1, 36 m outside the outline
+    expect(warning).to_be_hidden()
+    page.click("#submit-incident")
+    page.wait_for_url("**/console/incidents/*/")
+    assert Incident.objects.get().municipality.name == "Aarhus"

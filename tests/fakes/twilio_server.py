@@ -1,4 +1,5 @@
-"""A fake of Twilio's Messages API (2010-04-01) and its signed status callbacks."""
+"""A fake of Twilio's Messages API (2010-04-01) and its signed status callbacks; the Verify API
+(v2) on the same server (tests.fakes.twilio_verify)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from email.utils import format_datetime
 from twilio.request_validator import RequestValidator
 
 from tests.fakes.server import FakeProvider, FakeRequest, FakeResponse, Recorder, call_later
+from tests.fakes.twilio_verify import FakeVerify
 
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 DEFAULT_AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
@@ -86,9 +88,11 @@ class FakeTwilio(FakeProvider):
         self.callbacks: Recorder[tuple[str, str, int]] = Recorder()  # (sid, status, http status)
         self._by_sid: dict[str, TwilioSms] = {}
         self._by_sid_lock = threading.Lock()
+        self.verify = FakeVerify(account_sid)
 
     def reset(self) -> None:
         super().reset()
+        self.verify.reset()
         self.invalid_numbers.clear()
         self.unsubscribed_numbers.clear()
         self.auto_status_callbacks = ()
@@ -102,6 +106,12 @@ class FakeTwilio(FakeProvider):
 
     # The API
     def handle(self, request: FakeRequest) -> FakeResponse | None:
+        if request.path.startswith("/v2/"):
+            if not self._authorised(request, self.account_sid):
+                return self._error(401)
+            if self.should_fail(request.path):
+                return self._error(self.faults.error_status)
+            return self.verify.handle(request)
         match = MESSAGES_PATH.match(request.path)
         if not match:
             return None

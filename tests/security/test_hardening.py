@@ -60,15 +60,19 @@ def test_dispatcher_password_brute_force_is_locked_out_with_a_danish_message(cli
 
 def test_the_lock_out_also_guards_the_admin_and_the_backend(client, settings):
     UserFactory(username="root", is_staff=True, is_superuser=True)
+    # The admin's login is the console's login (one lock-out, one second factor).
+    response = client.get(reverse("admin:login") + "?next=/admin/")
+    assert response.status_code == 302
+    assert response.url == "/login/?next=%2Fadmin%2F"
+    login = reverse("login") + "?next=/admin/"
     for _ in range(settings.LOGIN_LOCKOUT_FAILURES):
-        client.post(
-            reverse("admin:login"), {"username": "root", "password": "x"}, REMOTE_ADDR="10.0.0.9"
-        )
+        client.post(login, {"username": "root", "password": "x"}, REMOTE_ADDR="10.0.0.9")
     response = client.post(
-        reverse("admin:login"), {"username": "root", "password": PASSWORD}, REMOTE_ADDR="10.0.0.9"
+        login, {"username": "root", "password": PASSWORD}, REMOTE_ADDR="10.0.0.9"
     )
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+    assert client.get("/admin/", REMOTE_ADDR="10.0.0.9").status_code == 302
 
 
 def test_many_addresses_against_one_account_are_stopped_too(client, settings):

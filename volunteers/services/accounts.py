@@ -9,8 +9,9 @@ import unicodedata
 import uuid
 
 from django.conf import settings
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F, Q
@@ -21,6 +22,7 @@ from knox.models import AuthToken
 from config.exceptions import ApplicationError
 from volunteers.models import MINIMUM_AGE_YEARS, CodeSend, Consent, Device, PhoneCode, Volunteer
 from volunteers.services.code_budget import code_sends_expire, phone_digest
+from volunteers.services.code_verify import VERIFY_PREFIX, verification_check, verification_start
 from volunteers.signals import volunteer_erasing
 
 OTP_DIGITS = 6
@@ -50,6 +52,19 @@ def phone_code_issue(*, phone: str) -> str:
     return code
 
 
+def phone_code_issue_verified(*, phone: str) -> None:
+    """Start a Twilio Verify verification for the phone (it sends the code) and keep its row,
+    so our lifetime and attempt limit apply; earlier unused codes for the phone stop working."""
+    sid = verification_start(phone=phone)
+    now = timezone.now()
+    PhoneCode.objects.filter(phone=phone, used_at__isnull=True).update(used_at=now)
+    PhoneCode.objects.create(
+        phone=phone,
+        code_hash=f"{VERIFY_PREFIX}{sid}",
+        expires_at=now + dt.timedelta(seconds=settings.OTP_TTL_S),
+    )
+
+
 def phone_code_verify(*, phone: str, code: str) -> None:
     """Use up the phone's current code if ``code`` matches; every try counts, committed at once."""
     invalid = ApplicationError(_("The code is wrong or has expired."), field="code")
@@ -68,7 +83,10 @@ def phone_code_verify(*, phone: str, code: str) -> None:
         raise ApplicationError(
             _("Too many wrong codes. Ask for a new code."), field="code", code="invalid"
         )
-    if not hmac.compare_digest(current.code_hash, _code_hash(phone, code)):
+    if current.code_hash.startswith(VERIFY_PREFIX):
+        if not verification_check(phone=phone, code=code):
+            raise invalid
+    elif not hmac.compare_digest(current.code_hash, _code_hash(phone, code)):
         raise invalid
     if not PhoneCode.objects.filter(pk=current.pk, used_at__isnull=True).update(used_at=now):
         raise invalid
@@ -269,15 +287,16 @@ def auth_token_revoke(*, auth_token) -> None:
     auth_token.delete()
 
 
-def volunteer_delete(*, volunteer: Volunteer) -> None:
+def volunteer_delete(*, volunteer: Volunteer, erased_by: User | None = None) -> None:
     """Erase the account: the person, devices, tokens, consents, debriefs and codes go; alerts
     stay for the statistics without identity (Alert.volunteer is SET_NULL) or position.
 
     Copies of the number, name and push token elsewhere go too: the apps above scrub theirs on
     ``volunteer_erasing``, sent inside the transaction before anything is deleted (alerts: the
     position snapshots, provider errors on the deliveries, the recorded outbox messages), and
-    the admin's change log goes here (it names the person). tests/security/test_privacy.py
-    searches every text column of every table afterwards."""
+    the admin's change log goes here (it names the person). An erasure by an administrator
+    (``erased_by``) leaves one entry naming who erased which account number, and nothing of the
+    person. tests/security/test_privacy.py searches every text column of every table afterwards."""
     phone = str(volunteer.phone)
     with transaction.atomic():
         tokens = list(
@@ -293,8 +312,18 @@ def volunteer_delete(*, volunteer: Volunteer) -> None:
             ).delete()
         PhoneCode.objects.filter(phone=phone).delete()
         CodeSend.objects.filter(phone_digest=phone_digest(phone)).delete()
+        volunteer_id = volunteer.pk
         volunteer.delete()
         user.delete()
+        if erased_by is not None:
+            LogEntry.objects.create(
+                user=erased_by,
+                content_type=ContentType.objects.get_for_model(Volunteer),
+                object_id=str(volunteer_id),
+                object_repr=f"#{volunteer_id}",
+                action_flag=DELETION,
+                change_message=_("Account erased"),
+            )
 
 
 def auth_records_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:

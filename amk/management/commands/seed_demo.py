@@ -41,3 +41,10 @@ class Command(ReportingCommand):
         self.stdout.write(self.style.SUCCESS("Demo accounts:"))
         self.stdout.write(f"  dispatcher / {passwords['dispatcher']}  (group {DISPATCHERS_GROUP})")
         self.stdout.write(f"  admin / {passwords['admin']}  (superuser)")
+        if settings.OTP_REQUIRED:
+            self.stdout.write(
+                "  Second factor on (OTP_REQUIRED): the first login shows a QR code and the key"
+                " for an authenticator app."
+            )
+        else:
+            self.stdout.write("  Second factor off (OTP_REQUIRED=False): the password is enough.")

@@ -278,9 +278,10 @@
 
   function poll() {
     if (document.hidden) return window.setTimeout(poll, refreshMs);
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    // A poll is not activity: it does not hold off the idle time-out (amk.console.sessions).
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json", "X-Console-Poll": "1" } })
       .then(function (r) {
-        if (r.redirected || r.status === 403) { window.location.reload(); throw new Error("auth"); }
+        if (r.redirected || r.status === 403 || r.status === 401) { window.location.reload(); throw new Error("auth"); }
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json();
       })

@@ -51,6 +51,28 @@
     status.className = "coord-status ok";
     if (opts.zoom) map.setView(latlng, opts.zoom);
     else if (!opts.keepView && !map.getBounds().pad(-0.1).contains(latlng)) map.panTo(latlng);
+    regionCheck(lat, lon);
+  }
+
+  // --- Region check: the server's verdict (region, shore tolerance) before submit ------------
+  var regionWarning = document.getElementById("region-warning");
+  var regionTimer = null;
+  var regionSeq = 0;
+
+  function regionCheck(lat, lon) {
+    window.clearTimeout(regionTimer);
+    regionTimer = window.setTimeout(function () {
+      var mine = ++regionSeq;
+      var url = status.dataset.checkUrl + "?location=" + encodeURIComponent(format(lat, lon));
+      fetch(url, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (verdict) {
+          if (mine !== regionSeq || !verdict) return;
+          regionWarning.textContent = verdict.accepted ? "" : verdict.message;
+          regionWarning.hidden = verdict.accepted;
+        })
+        .catch(function () {});
+    }, 250);
   }
 
   map.on("click", function (e) { setPoint(e.latlng.lat, e.latlng.lng, { keepView: true }); });

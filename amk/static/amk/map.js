@@ -73,11 +73,14 @@
         var labels = L.layerGroup(
           data.features.map(function (f) {
             var p = f.properties.label;
+            // The name as text, never as HTML (a divIcon's html string is parsed).
+            var name = document.createElement("span");
+            name.textContent = f.properties.name;
             return L.marker([p[1], p[0]], {
               pane: "borders",
               interactive: false,
               keyboard: false,
-              icon: L.divIcon({ className: "map-label", html: f.properties.name, iconSize: null }),
+              icon: L.divIcon({ className: "map-label", html: name, iconSize: null }),
             });
           })
         );

@@ -10,7 +10,7 @@
     var ms = parseInt(el.dataset.refreshMs, 10) || 4000;
     function tick() {
       if (document.hidden) return schedule();
-      fetch(el.dataset.refreshUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      fetch(el.dataset.refreshUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch", "X-Console-Poll": "1" } })
         .then(function (r) {
           if (r.redirected || r.status === 403 || r.status === 401) { window.location.reload(); return null; }
           if (!r.ok) throw new Error("HTTP " + r.status);

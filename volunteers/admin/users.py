@@ -1,6 +1,6 @@
 """The admin of user accounts: deleting a user who is a volunteer erases the account as the
 app's own deletion does (volunteers.services.accounts.volunteer_delete), not only the rows a
-cascade would reach. Registered from volunteers/admin.py."""
+cascade would reach. Registered from volunteers/admin/__init__.py."""
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -19,7 +19,7 @@ class ErasingUserAdmin(UserAdmin):
         if volunteer is None:
             super().delete_model(request, obj)
         else:
-            volunteer_delete(volunteer=volunteer)
+            volunteer_delete(volunteer=volunteer, erased_by=request.user)
 
     def delete_queryset(self, request, queryset):
         """The bulk action: volunteers erased, other users deleted; all of them or none."""
@@ -28,7 +28,7 @@ class ErasingUserAdmin(UserAdmin):
             erased = set()
             for volunteer in volunteers:
                 erased.add(volunteer.user_id)
-                volunteer_delete(volunteer=volunteer)
+                volunteer_delete(volunteer=volunteer, erased_by=request.user)
             queryset.exclude(pk__in=erased).delete()
 
 
