@@ -82,6 +82,7 @@ def sentry_init(*, dsn: str, environment: str, traces_sample_rate: float) -> boo
         max_request_body_size="never",
         traces_sample_rate=traces_sample_rate or None,
         before_send=before_send,
+        before_send_transaction=before_send,  # when tracing is on: URLs and spans scrubbed too
         before_breadcrumb=before_breadcrumb,
     )
     return True
