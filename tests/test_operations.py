@@ -407,3 +407,18 @@ def test_a_request_for_an_incident_logs_with_its_id(client):
     lines = stream.getvalue().splitlines()
     assert any("Not Found" in ln and ln.endswith("incident_id=987654") for ln in lines), lines
     assert not any("/about/" in ln and "incident_id" in ln for ln in lines)
+
+
+@pytest.mark.parametrize(("log_format", "json_lines"), [("json", True), ("plain", False)])
+def test_gunicorns_own_lines_follow_log_format(monkeypatch, log_format, json_lines):
+    from gunicorn.config import Config
+
+    from config.gunicorn import RedactingLogger
+
+    monkeypatch.setenv("LOG_FORMAT", log_format)
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    log = RedactingLogger(cfg)
+    formatters = [h.formatter for lg in (log.error_log, log.access_log) for h in lg.handlers]
+    assert formatters
+    assert all(isinstance(f, JsonFormatter) == json_lines for f in formatters)
