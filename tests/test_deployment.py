@@ -321,3 +321,9 @@ def test_demo_and_test_modes_keep_openstreetmap_and_the_dockerfile_builds_withou
         settings.LEAFLET_CONFIG["TILES"][0][1] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     )
     assert "MAP_TILES='[]'" in DOCKERFILE.read_text()
+
+
+def test_production_refuses_a_short_metrics_token(tmp_path):
+    returncode, output = _manage(_production_env(tmp_path, METRICS_TOKEN="short"), "check")
+    assert returncode != 0
+    assert "METRICS_TOKEN must be at least 16 characters" in output
