@@ -2,7 +2,9 @@
 
 Expects a migrated database with the reference geography (scripts/bench.sh prepares it).
 ``--only dispatch,location`` runs some sections against the data already in the database and
-prints their figures without writing docs/ (for measuring one change at a time).
+prints their figures without writing docs/ (for measuring one change at a time). The address
+section (bench/address.py) makes its own data and, alone or not, merges its figures into docs/
+(``--only address``; BENCH_NOTE is printed beside them, e.g. that the machine was shared).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from bench.common import OUT, ROOT, log
 
 SIZES = [("10k", 10_000), ("100k", 100_000), ("1m", 1_000_000)]
-SECTIONS = ("selection", "dispatch", "location", "board")
+SECTIONS = ("selection", "dispatch", "location", "board", "address")
 # The location target is 1,500 req/s sustained; offered with 3% to spare, so a run that shows
 # at least 1,500 did not get there by rounding.
 LOCATION_OFFERED_RPS = 1550
@@ -76,9 +78,15 @@ def main() -> None:
     providers.stop()
     if only is None or only & {"location", "board"}:
         _location_and_board(results, only)
+    if only is None or "address" in only:
+        from bench import address
+
+        results["address"] = address.run(note=os.environ.get("BENCH_NOTE", ""))
     results["runtime_s"] = round(time.time() - started)
     if only is None:
         report.write(results)
+    if "address" in results:
+        address.docs_merge(results["address"])  # after report.write, which rewrites docs/
         log(f"done in {results['runtime_s']} s: docs/benchmarks.md, docs/benchmarks.json")
     else:
         print(json.dumps(results, indent=2, default=str))

@@ -17,7 +17,9 @@ from config.client_ip import trusted_proxies_parse
 # Settings by topic, each module reading its own environment variables (Django reads the
 # upper-case names): config/settings_<topic>.py.
 from config.settings_accounts import *  # noqa: F403
+from config.settings_addresses import *  # noqa: F403
 from config.settings_codes import *  # noqa: F403
+from config.settings_simulation import *  # noqa: F403
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,8 @@
 # docs/benchmarks.json and docs/bench-*.png. Uses its own database (hjertealarm_bench, created
 # afresh each run unless BENCH_KEEP_DB=1) and its own Redis database (/9); never the demo's.
 # `./scripts/bench.sh --only dispatch,location` runs some sections against the data already
-# there (see bench/run.py) and writes nothing to docs/.
+# there (see bench/run.py) and writes nothing to docs/, except `--only address`, which makes
+# its own 1.1M synthetic addresses and merges its figures into docs/benchmarks.{json,md}.
 [ $# -gt 0 ] && BENCH_KEEP_DB=1
 export HJERTEALARM_DB_NAME="${BENCH_DB_NAME:-hjertealarm_bench}"
 LOCK_FILE=requirements/bench.txt  # the dev lock plus the bench extra (matplotlib), with hashes

@@ -131,6 +131,9 @@ class DispatchPolicyFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Politik {n}")
     is_active = True
+    # Escalation is what many tests exercise: three waves, as the migration's "Standard" has
+    # (the model's default became one wave after the policy simulator, docs/simulation.md).
+    max_waves = 3
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):

@@ -8,10 +8,13 @@ from django.utils.translation import gettext_lazy as _
 class DispatchPolicy(models.Model):
     """How many volunteers to alert, how far, and when to escalate; edited in the admin.
 
-    The defaults follow today's Hjerteløber practice. The newest active row is in force: it is
-    copied onto each incident as it is created (``Incident.dispatch_policy``), so an edit applies
-    to new incidents only; alerts reads a running incident's values through
-    ``alerts.selectors.policy.incident_policy``. A migration creates the first row.
+    The defaults follow Hjerteløber's practice (one alert to the 20 nearest within 5 km) and the
+    policy simulator's figures (docs/simulation.md): further, wider waves added alerts to far
+    volunteers who arrive after the ambulance, and no survival. The newest active row is in
+    force: it is copied onto each incident as it is created (``Incident.dispatch_policy``), so
+    an edit applies to new incidents only; alerts reads a running incident's values through
+    ``alerts.selectors.policy.incident_policy``. A migration creates the first row (with the
+    defaults of its time: three waves; an installation changes it in the admin).
     """
 
     class Mode(models.TextChoices):
@@ -26,7 +29,7 @@ class DispatchPolicy(models.Model):
     radius_m = models.PositiveIntegerField(_("first radius (m)"), default=5000)
     max_radius_m = models.PositiveIntegerField(_("maximum radius (m)"), default=10000)
     radius_step_m = models.PositiveIntegerField(_("radius widening per wave (m)"), default=2500)
-    max_waves = models.PositiveSmallIntegerField(_("maximum waves"), default=3)
+    max_waves = models.PositiveSmallIntegerField(_("maximum waves"), default=1)
     target_accepted = models.PositiveSmallIntegerField(
         _("target of accepted responders"), default=5
     )

@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from amk.console import accounts, views
+from amk.console import accounts, simulation, views
 
 app_name = "amk"
 
@@ -33,6 +33,7 @@ urlpatterns = [
     path("session/", accounts.session_status, name="session_status"),
     path("places/", views.place_search_json, name="place_search"),
     path("places/check/", views.location_check_json, name="location_check"),
+    path("simulation/", simulation.policy_simulation, name="policy_simulation"),
     # The console's language: Danish unless the user chose otherwise (config.language).
     path("language/", set_language, name="set_language"),
 ]

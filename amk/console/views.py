@@ -2,7 +2,8 @@
 
 Every page is for dispatchers only (group "Dispatchers", or superusers): see
 ``dispatcher_required``. Writes go through amk.services and alerts.services; reads through
-amk.console.board (the live board), amk.console.selectors and amk.selectors.territory.
+amk.console.board (the live board), amk.console.selectors, amk.selectors.territory and
+amk.selectors.addresses (the search box).
 """
 
 import functools
@@ -26,7 +27,7 @@ from amk.console.board import incident_board
 from amk.console.forms import IncidentForm, parse_coordinates
 from amk.console.selectors import incident_list_rows
 from amk.models.incident import Incident
-from amk.selectors import territory
+from amk.selectors import addresses, territory
 from amk.services import incidents
 from config.exceptions import ApplicationError
 
@@ -265,22 +266,26 @@ def alert_role_set(request, incident_id: int, alert_id: int):
 @require_GET
 @dispatcher_required
 def place_search_json(request):
+    """As the dispatcher types: addresses, streets, places (landmarks) and postcodes."""
     # PostgreSQL refuses NUL in text: such a query is noise, not a server error.
     query = request.GET.get("q", "").replace("\x00", "")[:100]
-    matches = territory.place_search(query=query, limit=10) if query.strip() else []
+    found = addresses.location_search(query=query, limit=10)
     return JsonResponse(
         {
             "query": query,
+            "addresses_fallback": found.addresses_fallback,
             "results": [
                 {
                     "kind": m.kind,
                     "label": m.label,
+                    "address": m.address,
                     "municipality": m.municipality,
                     "in_service_region": m.in_service_region,
+                    "synthetic": m.synthetic,
                     "lat": round(m.point.y, 6),
                     "lon": round(m.point.x, 6),
                 }
-                for m in matches
+                for m in found.matches
             ],
         }
     )

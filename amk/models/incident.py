@@ -69,6 +69,8 @@ class Incident(models.Model):
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         ordering = ["-created_at"]
+        # Management's pages: activation statistics and the policy simulator.
+        permissions = [("view_statistics", _("Can view statistics and run the policy simulator"))]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(

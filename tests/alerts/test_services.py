@@ -713,7 +713,9 @@ def test_progress_cannot_go_backwards_or_start_before_acceptance(incident):
 
 @pytest.fixture
 def dispatched(db):
-    """An incident after its first wave (5 km), with volunteers waiting at 6 km and 9 km."""
+    """An incident after its first wave (5 km), with volunteers waiting at 6 km and 9 km, under
+    a policy of three waves (the model's default is one)."""
+    DispatchPolicyFactory(max_waves=3)
     incident = IncidentFactory()
     first = VolunteerFactory(location=north(1000))
     waves.incident_dispatch(incident_id=incident.pk)

@@ -180,6 +180,7 @@ def test_the_warning_names_the_right_numbers():
 def test_first_paint_is_the_real_state_rendered_by_the_server(console):
     """Before any script runs, the page shows what the board says: counts, state, wave,
     responders, alerts and timeline; the script gets the same data as JSON."""
+    DispatchPolicyFactory(max_waves=3)  # explicit: the model's default is one wave
     incident = IncidentFactory(state=Incident.State.DISPATCHING, dispatch_wave=1)
     Incident.objects.filter(pk=incident.pk).update(dispatch_radius_m=5000)
     mette = _alert(

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
-from amk.models import Place
+from amk.models import AccessAddress, Place
 from defibrillators.models import Defibrillator
 from volunteers.models import LocalArea, Volunteer
 
@@ -25,7 +25,10 @@ def test_seed_demo_sets_everything_up_once(monkeypatch):
         LocalArea.objects.count(),
         Place.objects.count(),
     )
-    assert counts[1:] == (12_000 + 32 * 15, 5_000 + 32, 32, 6871)
+    # The gazetteer's places and three landmarks (data/addresses/landmarks.geojson).
+    assert counts[1:] == (12_000 + 32 * 15, 5_000 + 32, 32, 6871 + 3)
+    assert AccessAddress.objects.filter(synthetic=True).count() == 60_000
+    assert AccessAddress.objects.filter(synthetic=False).count() == 8
     dispatcher = authenticate(username="dispatcher", password="disponent-hemmelig")
     assert dispatcher.groups.filter(name="Dispatchers").exists()
     assert not dispatcher.is_staff
@@ -43,3 +46,4 @@ def test_seed_demo_sets_everything_up_once(monkeypatch):
         LocalArea.objects.count(),
         Place.objects.count(),
     ) == counts
+    assert AccessAddress.objects.count() == 60_008

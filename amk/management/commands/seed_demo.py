@@ -13,8 +13,9 @@ DEFAULT_DEMO_PASSWORD = "hjertealarm-demo"  # noqa: S105  demo only, printed; ov
 
 class Command(ReportingCommand):
     help = (
-        "Everything a demo needs, idempotently: geography, local areas, synthetic volunteers "
-        "and AEDs (default sizes), a dispatcher (group Dispatchers) and an admin account. "
+        "Everything a demo needs, idempotently: geography, local areas, synthetic volunteers, "
+        "AEDs and addresses (default sizes), landmarks, a dispatcher (group Dispatchers) and an "
+        "admin account. "
         "Passwords: DEMO_DISPATCHER_PASSWORD and DEMO_ADMIN_PASSWORD, by default "
         f"'{DEFAULT_DEMO_PASSWORD}' (outside production only)."
     )
@@ -32,7 +33,12 @@ class Command(ReportingCommand):
             user: password or DEFAULT_DEMO_PASSWORD for user, password in passwords.items()
         }
         verbosity = options["verbosity"]
-        for command in ("load_geography", "load_local_areas", "generate_demo_data"):
+        for command in (
+            "load_geography",
+            "load_local_areas",
+            "generate_demo_data",
+            "load_demo_addresses",
+        ):
             self.progress(f"== {command}")
             call_command(command, verbosity=verbosity, stdout=self.stdout, stderr=self.stderr)
         demo_accounts_ensure(

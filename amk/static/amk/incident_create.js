@@ -1,5 +1,6 @@
 /*
- * New incident: the map, the place search and the coordinates field set one point together.
+ * New incident: the map, the search (addresses, streets, places) and the coordinates field set one
+ * point together; choosing an address also fills the address field.
  * The coordinates field is what is submitted ("lat, lon"); the server parses it again.
  */
 (function () {
@@ -99,41 +100,89 @@
   var timer = null;
   var seq = 0;
 
+  var addressField = document.getElementById("id_address");
+  var filledAddress = null;  // what the search last wrote into the address field
+  var fallback = false;
+
+  // A new place or street makes an address the search filled in stale; a typed one stays.
+  function clearFilledAddress() {
+    if (addressField && filledAddress !== null && addressField.value === filledAddress) addressField.value = "";
+    filledAddress = null;
+  }
+
+  function note(text, className) {
+    var li = document.createElement("li");
+    li.className = className;
+    li.textContent = text;
+    list.appendChild(li);
+  }
+
   function render() {
     list.innerHTML = "";
+    if (fallback) note(q.dataset.fallbackText, "none");
     if (!results.length) {
       if (q.value.trim()) {
-        var none = document.createElement("li");
-        none.className = "none";
-        none.textContent = q.dataset.noneText;
-        list.appendChild(none);
+        note(q.dataset.noneText, "none");
         list.hidden = false;
       } else {
-        list.hidden = true;
+        list.hidden = !fallback;
       }
       return;
     }
     results.forEach(function (r, i) {
       var li = document.createElement("li");
       li.setAttribute("role", "option");
+      li.id = "place-option-" + i;
+      li.setAttribute("aria-selected", i === active ? "true" : "false");
       li.className = (i === active ? "active " : "") + (r.in_service_region ? "" : "outside");
+      var kind = document.createElement("span");
+      kind.className = "place-kind place-kind-" + r.kind;
+      kind.textContent = q.dataset["kind" + r.kind.charAt(0).toUpperCase() + r.kind.slice(1)] || "";
       var name = document.createElement("strong");
       name.textContent = r.label;
       var where = document.createElement("span");
       where.className = "muted";
       where.textContent = " " + (r.municipality || "") + (r.in_service_region ? "" : " · " + q.dataset.outsideText);
+      li.appendChild(kind);
       li.appendChild(name);
       li.appendChild(where);
+      if (r.synthetic) {
+        var tag = document.createElement("span");
+        tag.className = "synthetic-tag";
+        tag.textContent = q.dataset.syntheticText;
+        li.appendChild(tag);
+      }
       li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(i); });
       list.appendChild(li);
     });
+    q.setAttribute("aria-activedescendant", active >= 0 ? "place-option-" + active : "");
+    q.setAttribute("aria-expanded", "true");
     list.hidden = false;
   }
 
   function choose(i) {
     var r = results[i];
     if (!r) return;
-    setPoint(r.lat, r.lon, { zoom: r.kind === "postcode" ? 13 : 14 });
+    if (r.kind === "street") {
+      // As DAWA's autocomplete did: the street stays in the box, the caret after it, for the
+      // house number; the pin goes to the street meanwhile.
+      var comma = r.label.indexOf(",");
+      var street = comma >= 0 ? r.label.slice(0, comma) : r.label;
+      q.value = street + " " + (comma >= 0 ? r.label.slice(comma) : "");
+      q.focus();
+      q.setSelectionRange(street.length + 1, street.length + 1);
+      setPoint(r.lat, r.lon, { zoom: 16 });
+      clearFilledAddress();
+      search();
+      return;
+    }
+    setPoint(r.lat, r.lon, { zoom: r.kind === "address" ? 17 : r.kind === "postcode" ? 13 : 14 });
+    if (r.kind === "address" && addressField) {
+      addressField.value = r.address;
+      filledAddress = r.address;
+    } else {
+      clearFilledAddress();
+    }
     q.value = r.label;
     list.hidden = true;
   }
@@ -147,6 +196,7 @@
       .then(function (data) {
         if (mine !== seq) return;
         results = data.results || [];
+        fallback = !!data.addresses_fallback;
         active = results.length ? 0 : -1;
         render();
       })
@@ -163,7 +213,7 @@
     else if (e.key === "Enter") { e.preventDefault(); if (results.length) choose(Math.max(active, 0)); }
     else if (e.key === "Escape") { list.hidden = true; }
   });
-  q.addEventListener("blur", function () { window.setTimeout(function () { list.hidden = true; }, 150); });
+  q.addEventListener("blur", function () { window.setTimeout(function () { list.hidden = true; q.setAttribute("aria-expanded", "false"); }, 150); });
   q.addEventListener("focus", function () { if (results.length) list.hidden = false; });
 
   // --- Exclusions -----------------------------------------------------------------------------

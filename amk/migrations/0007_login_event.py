@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('amk', '0005_roles_by_time'),
+        ('amk', '0006_address_register'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
