@@ -17,6 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from config.client_ip import client_ip
+from config.counters import THROTTLED_REQUESTS, counter_add
 from config.exceptions import ApplicationError
 
 # ApplicationError codes that mean "the request is fine, the state of things refuses it".
@@ -51,11 +52,14 @@ def exception_handler(exc, context):
         if exc.code == "not_found":
             return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
         code = STATUS_BY_CODE.get(exc.code, 400)
+        if code == status.HTTP_429_TOO_MANY_REQUESTS:
+            _throttled_count(context)
         if exc.field:
             return Response({exc.field: [exc.message]}, status=code)
         return Response({"detail": exc.message}, status=code)
     if isinstance(exc, exceptions.Throttled):
         exc.detail = exceptions.ErrorDetail(_throttled_text(exc.wait), code="throttled")
+        _throttled_count(context)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             body = {
@@ -70,6 +74,13 @@ def exception_handler(exc, context):
     from rest_framework.views import exception_handler as drf_exception_handler  # noqa: PLC0415  cycle: DRF's views import this module
 
     return drf_exception_handler(exc, context)
+
+
+def _throttled_count(context) -> None:
+    """A 429 for the operators' metrics (config.metrics), counted in Redis for all processes,
+    by the view that refused (each has its own throttles and quotas)."""
+    view = context.get("view") if context else None
+    counter_add(THROTTLED_REQUESTS, view=type(view).__name__ if view is not None else "")
 
 
 class LeanTokenAuthentication(TokenAuthentication):

@@ -10,6 +10,7 @@ import os
 
 from gunicorn.glogging import Logger
 
+from config.logs import JsonFormatter
 from config.security import redact
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -17,8 +18,10 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 backlog = 2048
-accesslog = None
+# Off unless asked for ("-": standard output), as the benchmarks ran; redacted when on.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 logger_class = "config.gunicorn.RedactingLogger"
 
 
@@ -26,6 +29,16 @@ class RedactingLogger(Logger):
     """gunicorn's logger, with every access-log atom (request line, query string, referer,
     headers) passed through config.security.redact: no coordinates, phone numbers or tokens in
     the access log (``--logger-class config.gunicorn.RedactingLogger`` without this file)."""
+
+    def setup(self, cfg):
+        """gunicorn's own lines (start, worker time-outs, the access log) as JSON too, when
+        the platform logs JSON (LOG_FORMAT, by default in production: config.settings_ops)."""
+        super().setup(cfg)
+        local = os.environ.get("APP_MODE", "production") in {"demo", "test"}
+        if os.environ.get("LOG_FORMAT", "plain" if local else "json") == "json":
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter())
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

@@ -14,20 +14,21 @@ from django.utils.translation import gettext_lazy as _
 from config.beat import beat_schedule
 from config.client_ip import trusted_proxies_parse
 
-# Settings by topic, each module reading its own environment variables (Django reads the
-# upper-case names): config/settings_<topic>.py.
-from config.settings_accounts import *  # noqa: F403
-from config.settings_addresses import *  # noqa: F403
-from config.settings_cad import *  # noqa: F403
-from config.settings_codes import *  # noqa: F403
-from config.settings_insight import *  # noqa: F403
-from config.settings_positions import *  # noqa: F403
-from config.settings_simulation import *  # noqa: F403
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Settings by topic, each module reading its own environment variables (Django reads the
+# upper-case names): config/settings_<topic>.py, imported once .env has been read.
+from config.settings_accounts import *  # noqa: E402, F403
+from config.settings_addresses import *  # noqa: E402, F403
+from config.settings_cad import *  # noqa: E402, F403
+from config.settings_codes import *  # noqa: E402, F403
+from config.settings_insight import *  # noqa: E402, F403
+from config.settings_ops import *  # noqa: E402, F403  logs, Sentry, /metrics, heartbeats
+from config.settings_positions import *  # noqa: E402, F403
+from config.settings_simulation import *  # noqa: E402, F403
 
 APP_MODE = env.str("APP_MODE", default="production")
 if APP_MODE not in {"production", "demo", "test"}:
@@ -83,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
+    # The incident or alert of the URL in every log line of the request (config.logs).
+    "config.logs.LogContextMiddleware",
 ]
 
 if not LOCAL_MODE:
@@ -238,29 +241,7 @@ LEAFLET_CONFIG = {
     "RESET_VIEW": False,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # No phone numbers, tokens or coordinates in the logs, whoever writes them.
-    "filters": {"personal_data": {"()": "config.security.PersonalDataFilter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["personal_data"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # runserver's request lines (Django's default handler would bypass the filter).
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # twilio's HTTP client logs request bodies (numbers, texts) at INFO.
-        "twilio.http_client": {"level": "WARNING"},
-        "alerts.channels.twilio.http": {"level": "WARNING"},
-    },
-}
-# The Celery worker logs through the handler above (and its filter) instead of its own.
+# The Celery worker logs through our handler (and its filters) instead of its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # The platform's public address, for provider callbacks (Twilio status) and links in messages.

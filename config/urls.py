@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts import webhooks
 from amk.console import accounts
-from config import views
+from config import metrics, views
 
 urlpatterns = [
     # The admin logs in through the console's login: one lock-out, one second factor.
@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("about/", views.about, name="about"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
     path("", RedirectView.as_view(pattern_name="amk:incident_list"), name="home"),

@@ -3,7 +3,6 @@
 import logging
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -11,6 +10,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from config.heartbeat import heartbeat_ages
 
 logger = logging.getLogger(__name__)
 
@@ -95,29 +96,35 @@ def _check_database() -> bool:
         return False
 
 
-def _check_redis() -> bool:
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2, retry_on_timeout=False
-    )
+def _heartbeat_ages() -> dict[str, float | None] | None:
     try:
-        return bool(client.ping())
+        return heartbeat_ages()
     except Exception:
         logger.exception("health check: Redis unreachable")
-        return False
-    finally:
-        client.close()
+        return None
+
+
+def _part(age: float | None) -> dict:
+    if age is None:
+        return {"status": "missing"}
+    return {"status": "ok" if age <= settings.HEALTH_STALE_S else "stale", "age_s": round(age, 1)}
 
 
 @never_cache
 @require_GET
 def healthz(request):
-    """200 when the database and Redis answer, 503 otherwise; for load balancers and compose."""
-    checks = {"database": _check_database(), "redis": _check_redis()}
-    healthy = all(checks.values())
+    """200 when the database and Redis answer and the Celery worker and beat have written a
+    heartbeat lately (config.heartbeat); 503 otherwise, naming the part that is not ok. For
+    load balancers, compose and the operators; says nothing else about the platform."""
+    ages = _heartbeat_ages()
+    parts: dict[str, dict] = {
+        "database": {"status": "ok" if _check_database() else "error"},
+        "redis": {"status": "ok" if ages is not None else "error"},
+    }
+    for process in ("worker", "beat"):
+        parts[process] = _part(ages[process]) if ages is not None else {"status": "unknown"}
+    healthy = all(part["status"] == "ok" for part in parts.values())
     return JsonResponse(
-        {
-            "status": "ok" if healthy else "unavailable",
-            **{k: "ok" if v else "error" for k, v in checks.items()},
-        },
+        {"status": "ok" if healthy else "unavailable", **parts},
         status=200 if healthy else 503,
     )

@@ -91,15 +91,19 @@ ensure_postgis() {
   fi
   for _ in $(seq 1 30); do port_open 127.0.0.1 5432 && break; sleep 1; done
   port_open 127.0.0.1 5432 || die "PostgreSQL does not answer on 127.0.0.1:5432"
-  # Our own role and database; other databases on the server are left alone. The role is a
-  # superuser so that the test runner can create its database with the PostGIS extension.
+  # Our own role and database; other databases on the server are left alone. Locally the role
+  # is a superuser so that the test runner can create its test databases with the PostGIS
+  # extension (not a trusted extension); production connects as a role that only owns its
+  # database (deploy/db-init.sh, docker-compose.yml), and `check --deploy --database default`
+  # warns about a superuser.
   pg_psql -c "DO \$\$ BEGIN
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
         CREATE ROLE $DB_USER LOGIN SUPERUSER PASSWORD '$DB_PASSWORD';
       END IF; END \$\$;"
   if [ -z "$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")" ]; then
     log "Creating database $DB_NAME"
-    pg_psql -c "CREATE DATABASE $DB_NAME OWNER $DB_USER"
+    # UTF-8 whatever the server's default, with the locale the tests and benchmarks ran on.
+    pg_psql -c "CREATE DATABASE $DB_NAME OWNER $DB_USER ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0"
   fi
   export DATABASE_URL="postgis://$DB_USER:$DB_PASSWORD@127.0.0.1:5432/$DB_NAME"
 }

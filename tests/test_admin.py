@@ -461,17 +461,3 @@ def test_admin_footer_and_header(superuser_client):
     superuser_client.logout()
     html = superuser_client.get(reverse("admin:login"), follow=True).content.decode()
     assert f'href="{reverse("about")}"' in html
-
-
-def test_healthz_ok(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
-    assert "no-cache" in response["Cache-Control"]
-
-
-def test_healthz_reports_redis_down(client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "error"}

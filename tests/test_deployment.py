@@ -35,7 +35,7 @@ def as_dict(environment) -> dict:
 
 def test_services(compose):
     services = compose["services"]
-    assert set(services) == {"db", "redis", "web", "worker", "beat", "migrate"}
+    assert set(services) == {"db", "db-init", "redis", "web", "worker", "beat", "migrate"}
     assert services["db"]["image"] == "postgis/postgis:15-3.4"
     assert services["redis"]["image"] == "redis:7"
     for name in APP_SERVICES:
@@ -43,9 +43,13 @@ def test_services(compose):
         assert services[name]["env_file"] == ".env"
         assert as_dict(services[name]["environment"])["APP_MODE"] == "production"
 
-    web = " ".join(services["web"]["command"])
-    assert web.startswith("gunicorn config.wsgi")
-    assert "0.0.0.0:8000" in web
+    # gunicorn as measured: the settings file, nothing on the command line overriding it.
+    assert services["web"]["command"] == [
+        "gunicorn",
+        "-c",
+        "config/gunicorn.py",
+        "config.wsgi:application",
+    ]
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
@@ -70,7 +74,10 @@ def test_health_checks(compose):
 
 def test_depends_on_waits_for_healthy_services(compose):
     services = compose["services"]
-    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services["db-init"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services["migrate"]["depends_on"] == {
+        "db-init": {"condition": "service_completed_successfully"}
+    }
     for name in ("web", "worker", "beat"):
         assert services[name]["depends_on"] == {
             "db": {"condition": "service_healthy"},
@@ -106,6 +113,39 @@ def test_no_secret_values_hard_coded(compose):
     assert "SECRET_KEY" not in body
 
 
+def test_no_default_passwords_and_no_superuser_for_the_app(compose):
+    """Every password comes from .env (compose stops without it); Redis requires one; the
+    app's role is not the PostgreSQL admin, which only db-init uses."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert not re.search(r"\$\{[A-Z_]*PASSWORD:?-", text), "a password with a default"
+    services = compose["services"]
+    redis_env = as_dict(services["redis"]["environment"])
+    assert redis_env["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert "--requirepass" in " ".join(services["redis"]["command"])
+    assert redis_env["REDISCLI_AUTH"] == redis_env["REDIS_PASSWORD"]  # the health check's
+    db_env = as_dict(services["db"]["environment"])
+    assert db_env["POSTGRES_USER"] == "postgres"
+    assert "--encoding=UTF8" in db_env["POSTGRES_INITDB_ARGS"]
+    init = services["db-init"]
+    init_env = as_dict(init["environment"])
+    assert init_env["PGUSER"] == "postgres"
+    assert init_env["APP_DB_USER"] != "postgres"
+    assert init["command"] == ["sh", "/db-init.sh"]
+    assert "./deploy/db-init.sh:/db-init.sh:ro" in init["volumes"]
+    script = (ROOT / "deploy" / "db-init.sh").read_text()
+    assert "NOSUPERUSER" in script
+    assert "ENCODING %L LOCALE %L TEMPLATE template0" in script
+    for service in APP_SERVICES:  # the app never gets the admin's password
+        assert "POSTGRES_ADMIN_PASSWORD" not in str(services[service].get("environment"))
+
+
+def test_production_refuses_redis_without_a_password(tmp_path):
+    env = _production_env(tmp_path, REDIS_URL="redis://127.0.0.1:6379/3")
+    returncode, output = _manage(env, "check")
+    assert returncode != 0
+    assert "REDIS_URL must carry Redis's password in production" in output
+
+
 def test_web_health_check_command_is_valid_python(compose):
     code = compose["services"]["web"]["healthcheck"]["test"][-1]
     compile(code, "<healthcheck>", "exec")
@@ -121,8 +161,8 @@ def test_dockerfile():
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users
     assert users[-1] not in {"root", "0"}
-    assert "gunicorn" in text
-    assert "config.wsgi" in text
+    cmd = re.findall(r"^CMD (.*)$", text, re.M)
+    assert cmd == ['["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]']
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert ".env" in ignored
     assert ".git" in ignored
@@ -152,9 +192,11 @@ def test_docker_compose_config_is_valid(tmp_path):
                 "APP_MODE=production",
                 f"SECRET_KEY={secrets.token_urlsafe(50)}",
                 "ALLOWED_HOSTS=example.org",
-                "POSTGRES_PASSWORD=not-a-real-password",
+                "POSTGRES_ADMIN_PASSWORD=not-a-real-admin-password",
+                "APP_DB_PASSWORD=not-a-real-password",
                 "DATABASE_URL=postgis://hjertealarm:not-a-real-password@db:5432/hjertealarm",
-                "REDIS_URL=redis://redis:6379/0",
+                "REDIS_PASSWORD=not-a-real-redis-password",
+                "REDIS_URL=redis://:not-a-real-redis-password@redis:6379/0",
                 'MAP_TILES=[["Kort", "https://tiles.example.org/{z}/{x}/{y}.png", {}]]',
             ]
         )
@@ -179,10 +221,10 @@ def test_docker_compose_config_is_valid(tmp_path):
         text=True,
         timeout=60,
         check=False,
-        env={k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"},
+        env={k: v for k, v in os.environ.items() if not k.endswith("PASSWORD")},
     )
     assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr
+    assert "PASSWORD" in result.stderr
 
 
 def _production_env(tmp_path, **overrides) -> dict:
@@ -206,7 +248,7 @@ def _production_env(tmp_path, **overrides) -> dict:
         DJANGO_SETTINGS_MODULE="config.settings",
         SECRET_KEY=secrets.token_urlsafe(50),
         DATABASE_URL="postgis://hjertealarm:hjertealarm@127.0.0.1:5432/hjertealarm",
-        REDIS_URL="redis://127.0.0.1:6379/3",
+        REDIS_URL="redis://:not-a-real-redis-password@127.0.0.1:6379/3",
         ALLOWED_HOSTS="example.org",
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
         TWILIO_AUTH_TOKEN=secrets.token_hex(16),
@@ -279,3 +321,9 @@ def test_demo_and_test_modes_keep_openstreetmap_and_the_dockerfile_builds_withou
         settings.LEAFLET_CONFIG["TILES"][0][1] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     )
     assert "MAP_TILES='[]'" in DOCKERFILE.read_text()
+
+
+def test_production_refuses_a_short_metrics_token(tmp_path):
+    returncode, output = _manage(_production_env(tmp_path, METRICS_TOKEN="short"), "check")
+    assert returncode != 0
+    assert "METRICS_TOKEN must be at least 16 characters" in output

@@ -176,7 +176,12 @@ def _batch_send(delivery_ids: list[int]) -> dict[int, int]:
             # Not a provider's answer we know: left "sending" (its attempt awaiting the
             # provider), it is taken over after its lease as an outcome unknown, like the send
             # of a worker that died.
-            logger.error("Sending delivery %s failed", delivery.pk, exc_info=outcome)
+            logger.error(
+                "Sending delivery %s failed",
+                delivery.pk,
+                exc_info=outcome,
+                extra={"alert_id": delivery.alert_id},  # the log line's alert (config.logs)
+            )
         if retry_in is not None:
             retries[delivery.pk] = retry_in
     return retries
