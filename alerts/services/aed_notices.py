@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 import phonenumbers
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.aed_messages import aed_expiry_text, aed_taken_text
@@ -24,7 +24,7 @@ from alerts.channels.base import (
 )
 from alerts.enqueue import aed_notices_send_on_commit
 from alerts.models import AedNotice, AedUse
-from alerts.services.sending import RECONCILE_MARGIN, claim_update_sql, sending_lease
+from alerts.services.sending import RECONCILE_MARGIN, outbox_claim, sending_lease
 from defibrillators.models import EXPIRY_WARNING_DAYS, Defibrillator
 
 logger = logging.getLogger(__name__)
@@ -114,19 +114,7 @@ def _claim(notice_ids: list[int]) -> list[AedNotice]:
     """Take due notices for sending, and those whose sender vanished mid-send (as an outcome
     unknown if it had handed the message over). A notice claimed meanwhile by another sender
     is left to it."""
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            claim_update_sql(connection.ops.quote_name(AedNotice._meta.db_table)),
-            {
-                "ids": list(notice_ids),
-                "now": now,
-                "expired": now - sending_lease(),
-                "pending": State.PENDING,
-                "sending": State.SENDING,
-            },
-        )
-        claimed = [row[0] for row in cursor.fetchall()]
+    claimed = outbox_claim(model=AedNotice, ids=notice_ids, lease=sending_lease())
     return list(
         AedNotice.objects.select_related("use", "aed").filter(pk__in=claimed).order_by("pk")
     )

@@ -10,12 +10,12 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 from django.utils import timezone
@@ -74,6 +74,25 @@ def claim_update_sql(table: str) -> str:
         )
         RETURNING o.id
     """  # noqa: S608  the table name is the model's own; values are parameters
+
+
+def outbox_claim(
+    *, model: type[models.Model], ids: Iterable[int], lease: dt.timedelta
+) -> list[int]:
+    """Claim an outbox table's due rows for sending (claim_update_sql): the ids claimed."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            claim_update_sql(connection.ops.quote_name(model._meta.db_table)),
+            {
+                "ids": list(ids),
+                "now": now,
+                "expired": now - lease,
+                "pending": "pending",
+                "sending": "sending",
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 _CLAIM_SQL = """

@@ -13,10 +13,9 @@ import time
 import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
 from django.utils import timezone
 
-from alerts.services.sending import claim_update_sql
+from alerts.services.sending import outbox_claim
 from amk.cad.enqueue import callbacks_send_enqueue, callbacks_send_on_commit
 from amk.cad.models import CadCallback, CadIncident
 from amk.cad.selectors import cad_incident_state, callbacks_due
@@ -96,19 +95,7 @@ def callbacks_record_existing(*, link: CadIncident) -> list[int]:
 
 
 def _claim(callback_ids: list[int]) -> list[CadCallback]:
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            claim_update_sql(connection.ops.quote_name(CadCallback._meta.db_table)),
-            {
-                "ids": list(callback_ids),
-                "now": now,
-                "expired": now - callback_lease(),
-                "pending": State.PENDING,
-                "sending": State.SENDING,
-            },
-        )
-        claimed = [row[0] for row in cursor.fetchall()]
+    claimed = outbox_claim(model=CadCallback, ids=callback_ids, lease=callback_lease())
     return list(
         CadCallback.objects.filter(pk__in=claimed)
         .select_related("system", "incident_event")
