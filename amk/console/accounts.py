@@ -84,6 +84,20 @@ def _needs_code(request: HttpRequest) -> bool:
     return accounts.second_factor_required(request.user) and not _verified(request.user)
 
 
+def _code_accepted(request: HttpRequest, form: CodeForm, device, wrong: str) -> bool:
+    """A posted code that matches verifies the session; a wrong one is audited and shown."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    if accounts.totp_verify(device=device, token=form.cleaned_data["token"]):
+        django_otp.login(request, device)
+        return True
+    accounts.login_event_record(
+        outcome=LoginEvent.Outcome.WRONG_OTP, request=request, user=request.user
+    )
+    form.add_error("token", wrong)
+    return False
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_otp(request: HttpRequest) -> HttpResponse:
@@ -96,14 +110,8 @@ def login_otp(request: HttpRequest) -> HttpResponse:
     if device is None:
         return _code_step(request, "login_otp_enrol")
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if accounts.totp_verify(device=device, token=form.cleaned_data["token"]):
-            django_otp.login(request, device)
-            return redirect(_next(request))
-        accounts.login_event_record(
-            outcome=LoginEvent.Outcome.WRONG_OTP, request=request, user=request.user
-        )
-        form.add_error("token", _("Wrong or expired code. Try the code shown now."))
+    if _code_accepted(request, form, device, _("Wrong or expired code. Try the code shown now.")):
+        return redirect(_next(request))
     return render(request, "amk/accounts/login_otp.html", {"form": form, "next": _next(request)})
 
 
@@ -119,14 +127,9 @@ def login_otp_enrol(request: HttpRequest) -> HttpResponse:
         return _code_step(request, "login_otp")
     device = accounts.totp_device_for_enrolment(request.user)
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if accounts.totp_verify(device=device, token=form.cleaned_data["token"]):
-            django_otp.login(request, device)
-            return redirect(_next(request))
-        accounts.login_event_record(
-            outcome=LoginEvent.Outcome.WRONG_OTP, request=request, user=request.user
-        )
-        form.add_error("token", _("Wrong code. Check the clock of the phone and try again."))
+    wrong = _("Wrong code. Check the clock of the phone and try again.")
+    if _code_accepted(request, form, device, wrong):
+        return redirect(_next(request))
     context = {
         "form": form,
         "next": _next(request),
