@@ -15,6 +15,7 @@ from alerts.models import (
     InboundMessage,
     OutboxMessage,
 )
+from config.admin_records import ReadOnlyAdmin
 from config.masking import (
     MaskedFieldsMixin,
     mask_phone,
@@ -105,19 +106,6 @@ class DispatchPolicyAdmin(admin.ModelAdmin):
         (_("Channels"), {"fields": ["push_receipt_timeout_s", "sms_validity_s"]}),
         (_("When things end"), {"fields": ["alert_valid_s", "auto_close_after_s"]}),
     ]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record of what happened: nobody edits history by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DeliveryInline(MaskedFieldsMixin, admin.TabularInline):

@@ -12,6 +12,7 @@ from alerts.selectors.policy import policy_from_snapshot
 from amk.models.accounts import LoginEvent
 from amk.models.incident import Incident
 from amk.models.territory import Municipality, Place, Postcode, Region
+from config.admin_records import ReadOnlyAdmin
 from config.geoadmin import AreaAdmin, GeoAdmin
 
 admin.site.site_header = _("Hjertealarm – administration")
@@ -150,7 +151,7 @@ class IncidentAdmin(GeoAdmin):
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(admin.ModelAdmin):
+class LoginEventAdmin(ReadOnlyAdmin):
     """The login audit: read only (written by amk.receivers and amk.console.sessions)."""
 
     list_display = ["at", "username", "outcome", "ip", "from_dispatch_network"]
@@ -160,12 +161,3 @@ class LoginEventAdmin(admin.ModelAdmin):
     fields = ["at", "user", "username", "outcome", "ip", "from_dispatch_network", "user_agent"]
     readonly_fields = fields
     list_select_related = ["user"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 
 from alerts.models import AedNotice, AedUse
 from alerts.services.aed_uses import aeds_return_by_admin
+from config.admin_records import ReadOnlyAdmin
 from config.geoadmin import GeoAdmin
 from config.masking import MaskedFieldsMixin, mask_code, mask_hidden, mask_phone, mask_phones_in
 from defibrillators.models import EXPIRY_WARNING_DAYS, AedImportRun, Defibrillator
@@ -205,19 +206,6 @@ class DefibrillatorAdmin(MaskedFieldsMixin, GeoAdmin):
             % {"count": count},
             messages.SUCCESS,
         )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written by the platform: seen, never edited here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AedImportRun)

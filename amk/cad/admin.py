@@ -13,6 +13,7 @@ from amk.cad.services.keys import (
     cad_system_callback_secret_rotate,
     cad_system_save,
 )
+from config.admin_records import ReadOnlyAdmin
 
 
 def _show_key_once(request, key: CadApiKey, raw: str) -> None:
@@ -92,7 +93,7 @@ class CadIncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(CadCallback)
-class CadCallbackAdmin(admin.ModelAdmin):
+class CadCallbackAdmin(ReadOnlyAdmin):
     list_display = (
         "event_id",
         "system",
@@ -105,9 +106,3 @@ class CadCallbackAdmin(admin.ModelAdmin):
     )
     list_filter = ("state", "system")
     readonly_fields = [f.name for f in CadCallback._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
