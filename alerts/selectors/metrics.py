@@ -13,7 +13,7 @@ import datetime as dt
 from django.db.models import Count, Min, Q
 
 from alerts.models import AlertDelivery, AlertDeliveryAttempt
-from amk.models import Incident
+from amk.models.incident import Incident
 from volunteers.models import CodeSend
 
 PROVIDER_ERROR_OUTCOMES = (
