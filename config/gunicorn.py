@@ -38,7 +38,8 @@ class RedactingLogger(Logger):
         if os.environ.get("LOG_FORMAT", "plain" if local else "json") == "json":
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:
-                    handler.setFormatter(JsonFormatter())
+                    if getattr(handler, "_gunicorn", False):  # not handlers Django's LOGGING set
+                        handler.setFormatter(JsonFormatter())
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

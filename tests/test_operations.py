@@ -419,6 +419,11 @@ def test_gunicorns_own_lines_follow_log_format(monkeypatch, log_format, json_lin
     cfg = Config()
     cfg.set("accesslog", "-")
     log = RedactingLogger(cfg)
-    formatters = [h.formatter for lg in (log.error_log, log.access_log) for h in lg.handlers]
+    formatters = [
+        h.formatter
+        for lg in (log.error_log, log.access_log)
+        for h in lg.handlers
+        if getattr(h, "_gunicorn", False)
+    ]
     assert formatters
     assert all(isinstance(f, JsonFormatter) == json_lines for f in formatters)
