@@ -72,7 +72,7 @@ def test_counts_now_and_by_hour(grid):
     Volunteer.objects.filter(pk__in=list(on_duty.values_list("pk", flat=True)[:4])).update(
         is_available=False
     )
-    coverage_refresh(now=now + dt.timedelta(minutes=10))
+    coverage_refresh(now=now + dt.timedelta(seconds=1))  # the same hour of day (not :59:59)
     cell.refresh_from_db()
     assert cell.within_2000 == 4
     assert cell.hourly_2000[hour] == pytest.approx(6.0)
