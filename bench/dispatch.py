@@ -11,7 +11,7 @@ DEVICE_SHARE_SQL = """
                                    created_at)
     SELECT id, 'bench-push-' || id, 'android', true, now(), now()
     FROM volunteers_volunteer WHERE synthetic AND is_heart_runner AND id % 2 = 0
-    ON CONFLICT (push_token) DO NOTHING
+    ON CONFLICT (volunteer_id, push_token) DO NOTHING
 """
 
 
