@@ -1,5 +1,7 @@
-"""config.urls plus /bench/ping/: a minimal authenticated DRF view (the baseline)."""
+"""config.urls plus the baselines: /bench/ping/, a minimal authenticated DRF view (the location
+API's), and /bench/pong/, a minimal Django view behind the same middleware (the board's)."""
 
+from django.http import HttpResponse
 from django.urls import path
 from rest_framework import status
 from rest_framework.response import Response
@@ -16,4 +18,13 @@ class PingApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-urlpatterns = [path("bench/ping/", PingApi.as_view()), *project_urlpatterns]
+def pong(request):
+    """The same session, middleware and server as the board; no query of its own."""
+    return HttpResponse(status=200)
+
+
+urlpatterns = [
+    path("bench/ping/", PingApi.as_view()),
+    path("bench/pong/", pong),
+    *project_urlpatterns,
+]
