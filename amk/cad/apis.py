@@ -79,9 +79,11 @@ def _point(data: dict | None) -> Point | None:
     return Point(data["lon"], data["lat"], srid=4326) if data else None
 
 
-def _state(link: CadIncident, code: int = status.HTTP_200_OK) -> Response:
-    body = IncidentStateSerializer(cad_incident_state(cad_incident=link)).data
-    return Response(body, status=code)
+def _state(link: CadIncident, code: int = status.HTTP_200_OK, *, created: bool = False) -> Response:
+    # Just created: the dispatch starts after the commit, so there is no alert to read yet (and
+    # the alerts' query would compete with the worker for the CPU in the seconds that count).
+    state = cad_incident_state(cad_incident=link, alerts=[] if created else None)
+    return Response(IncidentStateSerializer(state).data, status=code)
 
 
 class CadApiView(APIView):
@@ -137,7 +139,9 @@ class CadIncidentCreateApi(CadApiView):
             exclusion_reasons=v["exclusion_reasons"],
             called_at=v["called_at"],
         )
-        return _state(link, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if created:
+            return _state(link, status.HTTP_201_CREATED, created=True)
+        return _state(link)
 
 
 class CadIncidentDetailApi(CadApiView):

@@ -47,14 +47,18 @@ def _minutes_until(moment: dt.datetime | None, now: dt.datetime) -> int | None:
     return max(0, -(-int((moment - now).total_seconds()) // 60))
 
 
-def cad_incident_state(*, cad_incident: CadIncident, now: dt.datetime | None = None) -> dict:
+def cad_incident_state(
+    *, cad_incident: CadIncident, now: dt.datetime | None = None, alerts: list | None = None
+) -> dict:
     """What the CAD reads of its incident: state, counts of the alerts (alerts' own
     definitions, as the board shows them), and each responder's role and estimated arrival.
     No personal data of the volunteers: the console shows names and numbers to whom needs
-    them."""
+    them. ``alerts`` given: the incident's alert rows as the caller knows them (none, just after
+    its creation)."""
     now = now or timezone.now()
     incident = cad_incident.incident
-    alerts = incident_alert_rows(incident_id=incident.pk)
+    if alerts is None:
+        alerts = incident_alert_rows(incident_id=incident.pk)
     counts = alert_counts(alerts)
     responders: list[dict[str, Any]] = [
         {
