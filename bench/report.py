@@ -100,8 +100,19 @@ def _errors(run: dict) -> str:
     return f"{run['errors']} ({', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))})"
 
 
+def _other_tools_figures() -> tuple[dict, dict]:
+    """Figures this run does not measure, written by another tool (the policy simulator's
+    ``simulate_policies --benchmark``): kept as they are, with their targets."""
+    path = DOCS / "benchmarks.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    figures = {k: v for k, v in old.items() if k.startswith("simulation_")}
+    targets = {k: v for k, v in old.get("targets_met", {}).items() if k.startswith("simulation")}
+    return figures, targets
+
+
 def write(r: dict) -> None:
     DOCS.mkdir(exist_ok=True)
+    kept_figures, kept_targets = _other_tools_figures()
     r["machine"] = machine()
     results_merge("all", r)
     sel = r["selection"]
@@ -135,7 +146,8 @@ def write(r: dict) -> None:
     }
     out = {
         **figures,
-        "targets_met": targets,
+        **kept_figures,
+        "targets_met": targets | kept_targets,
         "selection_growth_p99": round(growth, 2),
         "details": {k: v for k, v in r.items() if k != "selection_explain"},
     }
