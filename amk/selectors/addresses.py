@@ -120,22 +120,26 @@ _STREET_ROWS_SQL = f"""
     ORDER BY st.score DESC, st.address_count DESC, st.street_name, st.postcode
 """  # noqa: S608  identifiers are constants; values are parameters
 
-# The addresses with the typed house number (or one starting with it) on the streets found.
+# The addresses with the typed house number (or one starting with it) on the streets found; a
+# street found without that number is a row of its own (the dispatcher picks the street and
+# types the number), so a better-matching street is never hidden behind another town's address.
 _ADDRESSES_SQL = f"""
     WITH streets AS ({_STREETS_SQL})
-    SELECT a.street_name, a.house_number, a.supplementary_town, a.postcode, a.postcode_name,
-           m.name, m.region_id, ST_X(a.point::geometry), ST_Y(a.point::geometry), a.synthetic
+    SELECT st.street_name, COALESCE(a.house_number, ''), COALESCE(a.supplementary_town, ''),
+           st.postcode, st.postcode_name, m.name, m.region_id,
+           COALESCE(ST_X(a.point::geometry), st.lon), COALESCE(ST_Y(a.point::geometry), st.lat),
+           COALESCE(a.synthetic, st.synthetic)
     FROM streets st
-    CROSS JOIN LATERAL (
+    LEFT JOIN LATERAL (
         SELECT * FROM {AccessAddress._meta.db_table} a
         WHERE a.street_name = st.street_name AND a.postcode = st.postcode
           AND a.house_number LIKE %(number_prefix)s
         ORDER BY a.house_number = %(number)s DESC, length(a.house_number), a.house_number
         LIMIT %(limit)s
-    ) a
-    LEFT JOIN {_MUNICIPALITIES} m ON m.code = a.municipality_code
-    ORDER BY st.score DESC, a.house_number = %(number)s DESC, length(a.house_number),
-             a.house_number, st.street_name, st.postcode
+    ) a ON TRUE
+    LEFT JOIN {_MUNICIPALITIES} m ON m.code = COALESCE(a.municipality_code, st.municipality_code)
+    ORDER BY st.score DESC, a.house_number = %(number)s DESC NULLS LAST,
+             length(a.house_number) NULLS LAST, a.house_number, st.street_name, st.postcode
     LIMIT %(limit)s
 """  # noqa: S608  identifiers are constants; values are parameters
 

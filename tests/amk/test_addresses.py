@@ -1,6 +1,7 @@
 """The address register (amk.models.addresses): import of DAWA extracts and replication events,
 the search (typos, æ/ø/å), the synthetic demo set, against the real PostGIS."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,28 @@ def test_import_addresses_command(db, capsys):
     assert "addresses: created 5" in out.out
     assert "events: applied 6, already applied 1" in out.out
     assert "event 107" in out.err
+
+
+def test_a_better_matching_street_without_the_number_is_not_hidden_behind_another_town(
+    mini, tmp_path
+):
+    # Søndergade 10 exists in Horsens only; the dispatcher typed Aarhus: the Aarhus street
+    # comes first (to pick and type the number), Horsens' address after it.
+    horsens = json.loads((FIXTURES / "adgangsadresser_mini.json").read_text())[1] | {
+        "id": "0a3f5000-0099-4000-8000-000000000000",
+        "husnr": "10",
+        "postnr": "8700",
+        "postnrnavn": "Horsens",
+        "kommunekode": "0615",
+        "x": 9.8503,
+        "y": 55.8607,
+    }
+    extract = tmp_path / "horsens.json"
+    extract.write_text(json.dumps([horsens]))
+    addresses_import(path=extract)
+    matches = address_search_local(query="Søndergade 10 Aarhus")
+    assert [(m.kind, m.label) for m in matches[:2]] == [
+        ("street", "Søndergade, 8000 Aarhus C"),
+        ("address", "Søndergade 10, 8700 Horsens"),
+    ]
+    assert matches[0].address == ""  # a street fills the pin, not the address field
