@@ -3,6 +3,8 @@ report (docs/simulation.md), and the rule that says which policy the figures sup
 
 from dataclasses import asdict
 
+from django.utils.translation import gettext as _
+
 from amk.insight.charts import bar_chart_svg, line_chart_svg
 from amk.insight.simulation.params import Behaviour, Clinical, Ems
 from amk.insight.simulation.run import CURVE_MINUTES, RunResult
@@ -92,31 +94,34 @@ def charts(figures: dict[str, dict], curves: dict[str, list[float]]) -> dict[str
 
     return {
         "simulation-survival.svg": bar_chart_svg(
-            "Expected survival (%)", labels, {"survival": series("expected_survival", 100)}, "%"
+            _("Expected survival (%)"),
+            labels,
+            {_("survival"): series("expected_survival", 100)},
+            "%",
         ),
         "simulation-before-ems.svg": bar_chart_svg(
-            "Before the ambulance (% of incidents)",
+            _("Before the ambulance (% of incidents)"),
             labels,
             {
-                "a volunteer": series("volunteer_before_ems_share", 100),
-                "an AED": series("aed_before_ems_share", 100),
+                _("a volunteer"): series("volunteer_before_ems_share", 100),
+                _("an AED"): series("aed_before_ems_share", 100),
             },
             "%",
         ),
         "simulation-load.svg": bar_chart_svg(
-            "Load per incident",
+            _("Load per incident"),
             labels,
             {
-                "alerts": series("alerts_per_incident"),
-                "redundant arrivals": series("redundant_arrivals_per_incident"),
+                _("alerts"): series("alerts_per_incident"),
+                _("redundant arrivals"): series("redundant_arrivals_per_incident"),
             },
         ),
         "simulation-first-arrival.svg": line_chart_svg(
-            "First volunteer on scene (share of incidents)",
+            _("First volunteer on scene (share of incidents)"),
             CURVE_MINUTES,
             {figures[k]["name"]: curves[k] for k in keys},
-            "minutes from the alert",
-            "share",
+            _("minutes from the alert"),
+            _("share"),
         ),
     }
 
