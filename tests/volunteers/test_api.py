@@ -662,8 +662,13 @@ def test_debrief_before_answering_is_a_conflict_and_validated(me, alert):
 
 def test_nearby_aeds_with_availability_and_no_cabinet_codes(me):
     near = DefibrillatorFactory(location=point(10.211, 56.157), cabinet_code="9999")
+    # Open one minute a day, twelve hours from now (a fixed 00:00-00:01 was open at midnight).
+    opens = timezone.localtime() + dt.timedelta(hours=12)
+    closes = opens + dt.timedelta(minutes=1)
     closed = DefibrillatorFactory(
-        location=point(10.212, 56.157), opening_hours="Mo-Su 00:00-00:01", cabinet_code="8888"
+        location=point(10.212, 56.157),
+        opening_hours=f"Mo-Su {opens:%H:%M}-{closes:%H:%M}",
+        cabinet_code="8888",
     )
     DefibrillatorFactory(location=point(10.5, 56.3))  # far away
     DefibrillatorFactory(location=point(10.2105, 56.157), status="inactive")
